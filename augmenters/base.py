@@ -1,0 +1,93 @@
+"""What every augmenter shares: its settings, the per-request seed, and the step-by-step solver.
+
+An augmenter is `async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]`: straight-line
+code over one problem (a PROBLEM_SCHEMA row as a dict) that awaits the LLM as often as it needs and returns
+sample rows built with `core.schemas.new_sample`. It parses what the model wrote (`answer`) and states what the
+answer must be (`target`); the answer filter downstream decides keep or drop. Rows it already knows are bad
+(an unparseable rephrasing, say) come back with a `reason` set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from core.answers import extract_answer
+from core.llm.base import LLM, Completion, GenParams, Message
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    temperature: float = 0.7
+    max_tokens: int = 320
+    seed: int = 0
+    ansaug_n: int = 4  # sampled solutions per problem
+    rephrase_n: int = 2  # rephrasings per problem (each solved once)
+    sv_n: int = 1  # solutions per masked statement
+    fobar_n: int = 1  # solutions per masked backward question
+    mask_limit: int = 3  # most numbers masked per problem for sv / fobar (0: all)
+    muggle_n: int = 1  # new questions per MuggleMath kind
+    muggle_k: int = 4  # solutions sampled to vote a label for each new question
+    muggle_agreement: float = 0.5  # share of votes the majority answer needs
+    perturb_n: int = 2  # perturbed versions per problem
+
+    def params(self, *, temperature: float | None = None, max_tokens: int | None = None, seed_key: str = "") -> GenParams:
+        """Sampling params; the seed is derived from the run seed and `seed_key` so replays ask the same."""
+        digest = hashlib.sha256(f"{self.seed}:{seed_key}".encode()).digest()
+        return GenParams(
+            temperature=self.temperature if temperature is None else temperature,
+            max_tokens=self.max_tokens if max_tokens is None else max_tokens,
+            seed=int.from_bytes(digest[:4], "big") & 0x7FFFFFFF,
+        )
+
+
+# --- the step-by-step solver, shared by every augmenter that needs a solution -------------------------------------
+
+SOLVER_SYSTEM = (
+    "You are a careful math tutor. Work through the word problem one short step at a time, "
+    "writing each calculation out. Finish with a last line of the form 'The answer is: N' where N is a single number."
+)
+
+# Our own worked examples (not from GSM8K), shown as earlier turns of the chat.
+SOLVER_SHOTS: list[tuple[str, str]] = [
+    (
+        "A baker fills 6 trays with 14 rolls each. She sells 50 rolls. How many rolls are left?",
+        "She bakes 6 * 14 = 84 rolls.\nAfter selling 50 she has 84 - 50 = 34 rolls.\nThe answer is: 34",
+    ),
+    (
+        "Omar reads 12 pages on Monday and twice as many on Tuesday. A chapter is 9 pages long. "
+        "How many full chapters did he read over the two days?",
+        "On Tuesday he reads 2 * 12 = 24 pages.\nIn total he reads 12 + 24 = 36 pages.\n"
+        "That is 36 / 9 = 4 chapters.\nThe answer is: 4",
+    ),
+]
+
+
+def few_shot_messages(system: str, shots: list[tuple[str, str]], question: str) -> list[Message]:
+    """System prompt, the worked examples as earlier user/assistant turns, then the question."""
+    messages: list[Message] = [{"role": "system", "content": system}]
+    for user, assistant in shots:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    messages.append({"role": "user", "content": question})
+    return messages
+
+
+def solver_messages(question: str) -> list[Message]:
+    return few_shot_messages(SOLVER_SYSTEM, SOLVER_SHOTS, question)
+
+
+def finish_response(text: str, answer: str | None) -> str:
+    """A kept response always ends with `The answer is: X`: add that line when the model ended otherwise."""
+    text = text.strip()
+    if answer is None:
+        return text
+    last = text.splitlines()[-1] if text else ""
+    if last.strip().lower().startswith("the answer is"):
+        return text
+    return f"{text}\nThe answer is: {answer}"
+
+
+async def solve(llm: LLM, question: str, n: int, params: GenParams) -> list[tuple[Completion, str | None]]:
+    """`n` sampled step-by-step solutions of `question`, each with the final answer parsed from it."""
+    completions = await llm.chat(solver_messages(question), n=n, params=params)
+    return [(c, extract_answer(c.text)) for c in completions]

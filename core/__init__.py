@@ -1,0 +1,1 @@
+"""Shared by every package: record schemas, dataset I/O, answer parsing, LLM backends."""

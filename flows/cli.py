@@ -1,0 +1,81 @@
+"""The `flows` command: `flows list`, `flows run NAME [options]`.
+
+Errors a user can cause end in one sentence on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from core.errors import UserError
+from flows.command import FlowCommand
+
+# name -> "module:attribute" of its FlowCommand; imported only when used, so `flows list` is instant.
+FLOWS: dict[str, str] = {
+    "augment-gsm8k": "flows.augment:COMMAND",
+}
+
+
+def load_command(name: str) -> FlowCommand:
+    if name not in FLOWS:
+        raise UserError(f"There is no flow named {name!r}; `flows list` shows the flows there are.")
+    module, attr = FLOWS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one sentence (exit 2) instead of usage + message."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: {message[0].upper()}{message[1:]}; see `{self.prog} --help`.\n")
+        sys.exit(2)
+
+
+def _prepare_environment() -> None:
+    # Prefect's ephemeral server can take ~25 s to start on a small machine; give it room.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _Parser(prog="flows", description="mathaug flows: augment GSM8K, report diversity, train, evaluate.")
+    sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="print the flow names, one per line")
+    run = sub.add_parser("run", help="run one flow: flows run NAME [options]", add_help=False)
+    run.add_argument("name", nargs="?")
+    run.add_argument("-h", "--help", action="store_true")
+    args, rest = parser.parse_known_args(argv)
+
+    if args.verb == "list":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        print("\n".join(FLOWS))
+        return 0
+
+    try:
+        if args.name is None:
+            if args.help:
+                run.print_help()
+                print("\nflows:\n  " + "\n  ".join(FLOWS))
+                return 0
+            raise UserError("Name the flow to run, e.g. `flows run augment-gsm8k`; `flows list` shows them all.")
+        command = load_command(args.name)
+        flow_parser = _Parser(prog=f"flows run {command.name}", description=command.help)
+        command.add_arguments(flow_parser)
+        flow_args = flow_parser.parse_args(rest + (["--help"] if args.help else []))
+        _prepare_environment()
+        return command.run(flow_args)
+    except UserError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: finished work is saved; run the same command again to resume.\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
