@@ -31,7 +31,9 @@ class AugmentConfig:
     muggle_agreement: float = 0.5  # share of votes the majority answer needs
     perturb_n: int = 2  # perturbed versions per problem
 
-    def params(self, *, temperature: float | None = None, max_tokens: int | None = None, seed_key: str = "") -> GenParams:
+    def params(
+        self, *, temperature: float | None = None, max_tokens: int | None = None, seed_key: str = ""
+    ) -> GenParams:
         """Sampling params; the seed is derived from the run seed and `seed_key` so replays ask the same."""
         digest = hashlib.sha256(f"{self.seed}:{seed_key}".encode()).digest()
         return GenParams(
@@ -90,4 +92,34 @@ def finish_response(text: str, answer: str | None) -> str:
 async def solve(llm: LLM, question: str, n: int, params: GenParams) -> list[tuple[Completion, str | None]]:
     """`n` sampled step-by-step solutions of `question`, each with the final answer parsed from it."""
     completions = await llm.chat(solver_messages(question), n=n, params=params)
+    return [(c, extract_answer(c.text)) for c in completions]
+
+
+# --- the backward solver: find the unknown x (self-verification and FOBAR questions) ------------------------------
+
+BACKWARD_SYSTEM = (
+    "You are a careful math tutor. The problem contains an unknown number x and tells you a result. "
+    "Write the result as an equation in x, solve it step by step, and finish with a last line of the form "
+    "'The answer is: N' where N is the value of x."
+)
+
+BACKWARD_SHOTS: list[tuple[str, str]] = [
+    (
+        "A gardener plants x rows of 8 tulips. She gives away 10 tulips and has 30 tulips left. "
+        "What is the value of unknown variable x?",
+        "She plants 8 * x tulips and keeps 8 * x - 10 of them.\nSo 8 * x - 10 = 30.\n"
+        "Then 8 * x = 40, and x = 40 / 8 = 5.\nThe answer is: 5",
+    ),
+    (
+        "A ticket costs $7 and a drink costs $x. Lena buys 3 tickets and 3 drinks. How much does she spend?\n"
+        "If we know the answer to the above question is 33, what is the value of unknown variable x?",
+        "She spends 3 * 7 + 3 * x = 21 + 3 * x dollars.\nSo 21 + 3 * x = 33.\n"
+        "Then 3 * x = 12, and x = 12 / 3 = 4.\nThe answer is: 4",
+    ),
+]
+
+
+async def solve_for_x(llm: LLM, question: str, n: int, params: GenParams) -> list[tuple[Completion, str | None]]:
+    """`n` sampled solutions of a backward question, each with the value of x parsed from it."""
+    completions = await llm.chat(few_shot_messages(BACKWARD_SYSTEM, BACKWARD_SHOTS, question), n=n, params=params)
     return [(c, extract_answer(c.text)) for c in completions]

@@ -16,6 +16,11 @@ from flows.command import FlowCommand
 # name -> "module:attribute" of its FlowCommand; imported only when used, so `flows list` is instant.
 FLOWS: dict[str, str] = {
     "augment-gsm8k": "flows.augment:COMMAND",
+    "diversity-report": "flows.diversity_report:COMMAND",
+    "sft": "flows.train:SFT_COMMAND",
+    "grpo": "flows.train:GRPO_COMMAND",
+    "evaluate": "flows.evaluate:EVALUATE_COMMAND",
+    "export": "flows.train:EXPORT_COMMAND",
 }
 
 
@@ -37,11 +42,13 @@ class _Parser(argparse.ArgumentParser):
 def _prepare_environment() -> None:
     # Prefect's ephemeral server can take ~25 s to start on a small machine; give it room.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here to send it to
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _prepare_environment()  # before any flow module imports prefect, which reads its settings then
     parser = _Parser(prog="flows", description="mathaug flows: augment GSM8K, report diversity, train, evaluate.")
     sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
     sub.add_parser("list", help="print the flow names, one per line")
@@ -67,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
         flow_parser = _Parser(prog=f"flows run {command.name}", description=command.help)
         command.add_arguments(flow_parser)
         flow_args = flow_parser.parse_args(rest + (["--help"] if args.help else []))
-        _prepare_environment()
         return command.run(flow_args)
     except UserError as exc:
         sys.stderr.write(f"error: {exc}\n")

@@ -1,1 +1,35 @@
-"""core/llm."""
+"""LLM backends behind one protocol (core.llm.base.LLM): `local`, `openai`, `vllm`."""
+
+from __future__ import annotations
+
+from core.errors import UserError
+from core.llm.base import LLM, Completion, GenParams, Message, UsageCounter
+
+BACKENDS = ("local", "openai", "vllm")
+
+__all__ = ["BACKENDS", "LLM", "Completion", "GenParams", "Message", "UsageCounter", "make_backend"]
+
+
+def make_backend(
+    name: str,
+    model: str | None = None,
+    base_url: str | list[str] | None = None,
+    concurrency: int = 32,
+    max_batch: int | None = None,
+) -> LLM:
+    """Build a backend by name; imports its engine only when chosen."""
+    if name == "local":
+        from core.llm.local import LocalBackend
+
+        return LocalBackend(model, max_batch=max_batch or 16)
+    if name == "openai":
+        from core.llm.openai_backend import OpenAIBackend
+
+        urls = [base_url] if isinstance(base_url, str) else list(base_url or [])
+        urls = [u.strip() for url in urls for u in url.split(",") if u.strip()]
+        return OpenAIBackend(model, urls, concurrency=concurrency)
+    if name == "vllm":
+        from core.llm.vllm_backend import VLLMBackend
+
+        return VLLMBackend(model, max_batch=max_batch or 256)
+    raise UserError(f"Unknown backend {name!r}; choose one of {', '.join(BACKENDS)}.")

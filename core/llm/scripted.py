@@ -26,7 +26,9 @@ class ScriptedLLM:
         out = []
         for k in range(n):
             text = self.reply(messages, k)
-            out.append(Completion(text=text, finish_reason="stop", prompt_tokens=1, completion_tokens=len(text.split())))
+            out.append(
+                Completion(text=text, finish_reason="stop", prompt_tokens=1, completion_tokens=len(text.split()))
+            )
         self.usage.add(out)
         return out
 

@@ -1,0 +1,414 @@
+"""GSM_Perturbed: the same problem with new numbers, and an exact answer for them.
+
+1. The model turns the problem into a small program (format in `augmenters.program_eval`): one named input per
+   number of the question, statements, and a final `answer = ...`. Several candidates are asked for at once.
+2. A candidate counts only if our evaluator accepts it and it reproduces the gold answer on the original numbers;
+   otherwise the problem yields one dropped row with the reason (`no_program`, `program_refused`, `program_error`,
+   `program_mismatch`, `program_hardcodes_result`, `no_perturbable_inputs`). The dropped row keeps the program
+   text in `response` for inspection.
+3. For each of `cfg.perturb_n` draws, new values are sampled for the inputs with a seed (same kind and scale:
+   integers stay integers with as many digits, decimals keep their places, percentages stay at most 100) under
+   constraints read off the original run: every quantity that was whole stays whole, every one that was not
+   negative stays not negative, and the program must not fail.
+4. The question is re-rendered with every changed number replaced and nothing else; the program computes the
+   new answer exactly (`target`); k solutions are sampled and the row keeps one that reaches the target if any.
+
+An input is perturbed only when its value is written as a standalone number in the question, is neither 0 nor 1,
+and does not also appear as a literal elsewhere in the program (then we could not tell which "3" is which).
+Inputs with equal values move together, since the question text cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+from augmenters.base import AugmentConfig, few_shot_messages, finish_response, solve
+from augmenters.numbers_in_text import TextNumber, find_numbers, replace_numbers
+from augmenters.program_eval import (
+    DEFAULT_LIMITS,
+    Limits,
+    Number,
+    Program,
+    ProgramError,
+    RunResult,
+    answer_string,
+    parse_program,
+    run_program,
+)
+from core.answers import answers_equal, parse_number
+from core.llm.base import LLM, Completion, Message
+from core.schemas import new_sample
+
+AUGMENTER = "perturb"
+PROGRAM_CANDIDATES = 3  # programs asked for per problem; the first that reproduces the gold answer is used
+SAMPLE_TRIES = 200  # value draws tried per perturbation before giving up on the constraints
+MAX_ANSWER_BITS = 64
+
+PROGRAM_SYSTEM = (
+    "You turn a math word problem into a short Python program that computes its answer.\n"
+    "Rules:\n"
+    "1. Start with one line per number written in the question: `name = number`, copying the number exactly "
+    "as written (25% is written 25, $1,200 is written 1200).\n"
+    "2. Then compute with + - * / // % **, comparisons, `if`/`else`, and the functions min, max, abs, round, "
+    "int, floor, ceil. Words like half, twice or dozen are plain numbers in the formulas.\n"
+    "3. No imports, no print, no strings, no lists, no while loops.\n"
+    "4. The last line is `answer = ...`.\n"
+    "Reply with the program only, inside ```python fences."
+)
+
+# Our own worked examples (not from GSM8K).
+PROGRAM_SHOTS: list[tuple[str, str]] = [
+    (
+        "Question: A gardener plants 15 rows of tulips with 8 tulips in each row. Rabbits eat 20% of the tulips. "
+        "How many tulips are left?\n"
+        "Reference solution: She plants 15 * 8 = 120 tulips. Rabbits eat 120 * 20 / 100 = 24 tulips. "
+        "120 - 24 = 96 are left.\nThe answer is: 96",
+        "```python\nrows = 15\ntulips_per_row = 8\neaten_percent = 20\n"
+        "planted = rows * tulips_per_row\neaten = planted * eaten_percent / 100\n"
+        "answer = planted - eaten\n```",
+    ),
+    (
+        "Question: Leo buys 3 notebooks at $2.50 each and a pen for $4. He pays with a $20 bill. "
+        "If he spends more than $10, the shop gives him $1 back as a reward. How much change does he get in total?\n"
+        "Reference solution: The notebooks cost 3 * 2.50 = $7.50. With the pen he spends 7.50 + 4 = $11.50. "
+        "His change is 20 - 11.50 = $8.50. He spent more than $10, so he gets $1 more: 8.50 + 1 = $9.50.\n"
+        "The answer is: 9.50",
+        "```python\nnotebooks = 3\nnotebook_price = 2.50\npen_price = 4\npaid = 20\nreward_limit = 10\n"
+        "reward = 1\nspent = notebooks * notebook_price + pen_price\nchange = paid - spent\n"
+        "if spent > reward_limit:\n    change = change + reward\nanswer = change\n```",
+    ),
+]
+
+_CALC_RE = re.compile(r"<<[^<>]*>>")
+_CALC_RESULT_RE = re.compile(r"<<[^<>=]*=([^<>=]*)>>")
+_FENCE_RE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+_PRINT_RE = re.compile(r"^\s*print\s*\(.*\)\s*$")
+_ANSWER_LINE_RE = re.compile(r"^answer\s*=")
+
+
+def reference_solution(solution: str | None, gold: str) -> str:
+    """A GSM8K reference solution without calculator marks, ending `The answer is: X`."""
+    if not solution:
+        return f"The answer is: {gold}"
+    text = _CALC_RE.sub("", solution)
+    lines = [line for line in text.strip().splitlines() if not line.strip().startswith("####")]
+    return "\n".join(lines + [f"The answer is: {gold}"])
+
+
+def program_messages(question: str, solution: str | None, gold: str) -> list[Message]:
+    user = f"Question: {question}\nReference solution: {reference_solution(solution, gold)}"
+    return few_shot_messages(PROGRAM_SYSTEM, PROGRAM_SHOTS, user)
+
+
+def extract_program(text: str) -> str | None:
+    """The code of a reply: the first fenced block (or the whole reply), without print lines, up to `answer = ...`."""
+    m = _FENCE_RE.search(text)
+    code = m.group(1) if m else text
+    lines = [line for line in code.splitlines() if not _PRINT_RE.match(line)]
+    answer_lines = [i for i, line in enumerate(lines) if _ANSWER_LINE_RE.match(line)]
+    if not answer_lines:
+        return None
+    end = answer_lines[-1] + 1
+    while end < len(lines) and lines[end][:1] in (" ", "\t", ")", "]") and lines[end].strip():
+        end += 1  # a continued `answer = (...` expression
+    return "\n".join(lines[:end]).strip() or None
+
+
+# --- checking a program against the gold answer -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckedProgram:
+    program: Program
+    original: RunResult
+    groups: dict[Fraction, list[str]]  # original value -> names of the inputs that move together
+    styles: dict[Fraction, TextNumber]  # original value -> how it is written in the question (max decimals)
+
+
+def perturbable_groups(program: Program, question: str) -> tuple[dict[Fraction, list[str]], dict[Fraction, TextNumber]]:
+    """Inputs that may change, grouped by original value, and how each value is written in the question."""
+    styles: dict[Fraction, TextNumber] = {}
+    for number in find_numbers(question):
+        seen = styles.get(number.value, number)
+        styles[number.value] = replace(
+            seen,
+            decimals=max(seen.decimals, number.decimals),
+            commas=seen.commas or number.commas,
+            percent=seen.percent or number.percent,
+        )
+    groups: dict[Fraction, list[str]] = {}
+    for name, value in program.inputs.items():
+        v = Fraction(value)
+        if v in styles and v not in program.literals and (v > 1 or (v > 0 and styles[v].decimals > 0)):
+            groups.setdefault(v, []).append(name)
+    return groups, {v: styles[v] for v in groups}
+
+
+def solution_results(solution: str | None, gold: str) -> set[Fraction]:
+    """Values the reference solution computes (GSM8K `<<a*b=c>>` results) and the gold answer."""
+    values = {parse_number(m) for m in _CALC_RESULT_RE.findall(solution or "")} | {parse_number(gold)}
+    return {v for v in values if v is not None}
+
+
+def hardcoded_results(program: Program, question: str, solution: str | None, gold: str) -> set[Fraction]:
+    """Computed values written into the program as numbers (not in the question): they would not follow new inputs."""
+    written = {n.value for n in find_numbers(question)}
+    used = {Fraction(v) for v in program.inputs.values()} | set(program.literals)
+    return {v for v in used & solution_results(solution, gold) if v not in written and abs(v) > 2}
+
+
+def check_program(
+    source: str, question: str, gold: str, solution: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> CheckedProgram:
+    """Parse, run on the original numbers and compare with `gold`; a ProgramError(reason) when it does not hold.
+
+    Also refused: a program that writes a value the reference solution computes (or the gold answer) as a plain
+    number, as in `may = 24` for "half as many as 48" - it reproduces the gold but would not follow new inputs.
+    """
+    program = parse_program(source, limits)
+    original = run_program(program, None, limits)
+    if not answers_equal(gold, answer_string(original.answer)):
+        raise ProgramError("program_mismatch", f"the program gives {answer_string(original.answer)}, not {gold}")
+    if hardcoded := hardcoded_results(program, question, solution, gold):
+        shown = ", ".join(sorted(answer_string(v) for v in hardcoded))
+        raise ProgramError("program_hardcodes_result", f"computed values written as numbers: {shown}")
+    groups, styles = perturbable_groups(program, question)
+    if not groups:
+        raise ProgramError("no_perturbable_inputs", "no input of the program is a number written in the question")
+    return CheckedProgram(program, original, groups, styles)
+
+
+# --- sampling new values ----------------------------------------------------------------------------------------
+
+
+def value_choices(value: Fraction, style: TextNumber) -> tuple[int, int, int, int]:
+    """(low, high, step, scale): new values are multiples of step in [low, high], divided by scale."""
+    scale = 10**style.decimals
+    n = int(value * scale)
+    digits = len(str(n))
+    zeros = len(str(n)) - len(str(n).rstrip("0"))
+    step = 10 ** min(zeros, digits - 1)
+    low = 10 ** (digits - 1) if digits > 1 else 2
+    high = 10**digits - 1
+    if style.percent and value <= 100:
+        high = min(high, 100 * scale)
+    low = -(-low // step) * step
+    return low, high, step, scale
+
+
+def sample_value(value: Fraction, style: TextNumber, rng: random.Random) -> Fraction:
+    """A new value of the same kind and scale as `value`, different from it where there is any choice."""
+    low, high, step, scale = value_choices(value, style)
+    options = (high - low) // step + 1
+    if options <= 1:
+        return value
+    current = int(value * scale)
+    while True:
+        new = low + step * rng.randrange(options)
+        if new != current:
+            return Fraction(new, scale)
+
+
+def _profile(trace: list[tuple[str, Number]]) -> dict[str, tuple[bool, bool]]:
+    """Per assigned name: (always whole, never negative)."""
+    out: dict[str, tuple[bool, bool]] = {}
+    for name, value in trace:
+        whole, nonneg = out.get(name, (True, True))
+        out[name] = (whole and Fraction(value).denominator == 1, nonneg and value >= 0)
+    return out
+
+
+def keeps_constraints(original: RunResult, new: RunResult) -> bool:
+    """Whole stays whole, not negative stays not negative (every assigned quantity and the answer); sane size."""
+    before, after = _profile(original.trace), _profile(new.trace)
+    for name, (whole, nonneg) in before.items():
+        if name in after and ((whole and not after[name][0]) or (nonneg and not after[name][1])):
+            return False
+    a0, a1 = Fraction(original.answer), Fraction(new.answer)
+    if (a0.denominator == 1 and a1.denominator != 1) or (a0 >= 0 > a1):
+        return False
+    return max(abs(a1.numerator).bit_length(), a1.denominator.bit_length()) <= MAX_ANSWER_BITS
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    question: str
+    values: dict[str, Number]  # new values of the inputs that changed
+    answer: Number  # exact answer of the new question, from the program
+    replacements: dict[Fraction, Fraction] = field(default_factory=dict)  # original value -> new value in the text
+
+
+def sample_perturbation(
+    checked: CheckedProgram,
+    question: str,
+    rng: random.Random,
+    limits: Limits = DEFAULT_LIMITS,
+    tries: int = SAMPLE_TRIES,
+) -> Perturbation | None:
+    """New values that keep the constraints, the re-rendered question and its exact answer (None: no draw held)."""
+    for _ in range(tries):
+        replacements = {v: sample_value(v, checked.styles[v], rng) for v in checked.groups}
+        replacements = {v: new for v, new in replacements.items() if new != v}
+        if not replacements:
+            continue
+        values: dict[str, Number] = {}
+        for v, new in replacements.items():
+            for name in checked.groups[v]:
+                values[name] = new.numerator if new.denominator == 1 else new
+        try:
+            result = run_program(checked.program, values, limits)
+        except ProgramError:
+            continue
+        if keeps_constraints(checked.original, result):
+            return Perturbation(replace_numbers(question, replacements), values, result.answer, replacements)
+    return None
+
+
+# --- the augmenter ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProgramOutcome:
+    checked: CheckedProgram | None
+    source: str | None  # the program used, or the last candidate tried
+    reason: str | None  # why no program could be used
+
+
+async def write_program(
+    problem: dict, llm: LLM, cfg: AugmentConfig, candidates: int = PROGRAM_CANDIDATES
+) -> ProgramOutcome:
+    """Ask for program candidates; the first that reproduces the gold answer wins, else the most telling reason."""
+    messages = program_messages(problem["question"], problem.get("solution"), problem["answer"])
+    params = cfg.params(seed_key=f"{problem['id']}:{AUGMENTER}:program")
+    completions = await llm.chat(messages, n=candidates, params=params)
+    rank = [
+        "no_program",
+        "program_refused",
+        "program_error",
+        "program_mismatch",
+        "program_hardcodes_result",
+        "no_perturbable_inputs",
+    ]
+    best = ProgramOutcome(None, None, "no_program")
+    for completion in completions:
+        source = extract_program(completion.text)
+        if source is None:
+            continue
+        try:
+            checked = check_program(source, problem["question"], problem["answer"], problem.get("solution"))
+            return ProgramOutcome(checked, source, None)
+        except ProgramError as e:
+            reason = e.reason if e.reason in rank else ("program_refused" if _is_static(e.reason) else "program_error")
+            if rank.index(reason) >= rank.index(best.reason or "no_program"):
+                best = ProgramOutcome(None, source, reason)
+    return best
+
+
+def _is_static(reason: str) -> bool:
+    """Refused before running (vs failed while running)."""
+    return reason not in {
+        "too_many_steps",
+        "timeout",
+        "number_too_large",
+        "exponent_too_large",
+        "division_by_zero",
+        "undefined_name",
+        "bad_exponent",
+        "bad_round",
+        "bad_range",
+        "loop_too_long",
+        "no_answer",
+    }
+
+
+def solutions_per_question(cfg: AugmentConfig) -> int:
+    """k solutions sampled per perturbed question (`perturb_k` if the config has it, else `muggle_k`)."""
+    return int(getattr(cfg, "perturb_k", cfg.muggle_k))
+
+
+async def solve_perturbation(
+    problem: dict, index: int, perturbation: Perturbation, llm: LLM, cfg: AugmentConfig
+) -> list[tuple[Completion, str | None]]:
+    params = cfg.params(seed_key=f"{problem['id']}:{AUGMENTER}:{index}:solve")
+    return await solve(llm, perturbation.question, solutions_per_question(cfg), params)
+
+
+def draw_rng(cfg: AugmentConfig, problem_id: str, index: int) -> random.Random:
+    return random.Random(f"{cfg.seed}:{problem_id}:{AUGMENTER}:{index}")
+
+
+def draw_perturbations(problem: dict, checked: CheckedProgram, cfg: AugmentConfig) -> list[Perturbation | None]:
+    """cfg.perturb_n seeded draws; None where no draw kept the constraints or it repeats an earlier question."""
+    out: list[Perturbation | None] = []
+    seen = {problem["question"]}
+    for i in range(cfg.perturb_n):
+        p = sample_perturbation(checked, problem["question"], draw_rng(cfg, problem["id"], i))
+        out.append(p if p is not None and p.question not in seen else None)
+        if p is not None:
+            seen.add(p.question)
+    return out
+
+
+async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
+    base = {
+        "parent_id": problem["id"],
+        "augmenter": AUGMENTER,
+        "original_question": problem["question"],
+        "model": llm.name,
+    }
+    outcome = await write_program(problem, llm, cfg)
+    if outcome.checked is None:
+        return [
+            new_sample(
+                **base,
+                variant="program",
+                prompt=outcome.source or "",
+                query=None,
+                response=outcome.source,
+                answer=None,
+                target=None,
+                reason=outcome.reason,
+            )
+        ]
+    perturbations = draw_perturbations(problem, outcome.checked, cfg)
+    solved = await asyncio.gather(
+        *(solve_perturbation(problem, i, p, llm, cfg) for i, p in enumerate(perturbations) if p is not None)
+    )
+    rows, answers = [], iter(solved)
+    for i, p in enumerate(perturbations):
+        variant = f"draw{i}"
+        if p is None:
+            rows.append(
+                new_sample(
+                    **base,
+                    variant=variant,
+                    prompt=outcome.source or "",
+                    query=None,
+                    response=None,
+                    answer=None,
+                    target=None,
+                    reason="no_valid_values",
+                )
+            )
+            continue
+        target = answer_string(p.answer)
+        solutions = next(answers)
+        hits = [(c, a) for c, a in solutions if answers_equal(target, a)]
+        completion, answer = (hits or [s for s in solutions if s[1] is not None] or solutions)[0]
+        rows.append(
+            new_sample(
+                **base,
+                variant=variant,
+                prompt=p.question,
+                query=p.question,
+                response=finish_response(completion.text, answer),
+                answer=answer,
+                target=target,
+                score=len(hits) / len(solutions),
+            )
+        )
+    return rows

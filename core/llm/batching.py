@@ -1,0 +1,119 @@
+"""Gathers concurrent chat() calls into batches for in-process engines (transformers, vLLM).
+
+Callers on any thread or event loop submit requests; one worker thread owns the engine, takes whatever is
+waiting (up to `max_batch` completions with the same sampling params), runs it as one batch and resolves each
+caller's future. So augmenters stay straight-line `await llm.chat(...)` code and the engine stays full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from core.llm.base import Completion, GenParams, Message, UsageCounter
+
+
+def batch_key(params: GenParams) -> GenParams:
+    """Requests that differ only in seed share a batch (the batch is seeded by its first request)."""
+    return dataclasses.replace(params, seed=None)
+
+
+@dataclass
+class Request:
+    messages: list[Message]
+    n: int
+    params: GenParams
+    future: Future = field(default_factory=Future)
+
+
+class BatchingBackend:
+    """Base of in-process backends: subclasses implement `generate_batch(requests)`."""
+
+    name = "batching"
+
+    def __init__(self, max_batch: int = 16, gather_ms: float = 20.0) -> None:
+        self.max_batch = max_batch
+        self.gather_s = gather_ms / 1000
+        self.usage = UsageCounter()
+        self._queue: queue.Queue[Request | None] = queue.Queue()
+        self._held: list[Request] = []  # taken from the queue but of other params than the batch being built
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- to implement ---------------------------------------------------------------------------------------------
+    def generate_batch(self, requests: list[Request]) -> list[list[Completion]]:
+        """Run the requests (equal params but seed) as one batch; return each request's `n` completions, in order."""
+        raise NotImplementedError
+
+    # -- the protocol -----------------------------------------------------------------------------------------------
+    async def chat(self, messages: list[Message], n: int = 1, params: GenParams = GenParams()) -> list[Completion]:
+        request = Request(messages=messages, n=n, params=params)
+        self._ensure_worker()
+        self._queue.put(request)
+        completions = await asyncio.wrap_future(request.future)
+        self.usage.add(completions)
+        return completions
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join(timeout=30)
+            self._worker = None
+
+    # -- the worker -------------------------------------------------------------------------------------------------
+    def _ensure_worker(self) -> None:
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._loop, name=f"{self.name}-batcher", daemon=True)
+                self._worker.start()
+
+    def _next_batch(self) -> list[Request] | None:
+        """Block for one request, then gather more with the same params for up to `gather_s`."""
+        first = self._held.pop(0) if self._held else self._queue.get()
+        if first is None:
+            return None
+        batch, size = [first], first.n
+        key = batch_key(first.params)
+        # held requests with the same params join first (they waited longest)
+        for req in list(self._held):
+            if size >= self.max_batch:
+                break
+            if batch_key(req.params) == key:
+                self._held.remove(req)
+                batch.append(req)
+                size += req.n
+        deadline = time.monotonic() + self.gather_s
+        while size < self.max_batch:
+            timeout = deadline - time.monotonic()
+            try:
+                req = self._queue.get(timeout=max(timeout, 0)) if timeout > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if req is None:
+                self._queue.put(None)  # keep the stop signal for after this batch
+                break
+            if batch_key(req.params) == key:
+                batch.append(req)
+                size += req.n
+            else:
+                self._held.append(req)
+        return batch
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            try:
+                results = self.generate_batch(batch)
+                for req, completions in zip(batch, results, strict=True):
+                    req.future.set_result(completions)
+            except BaseException as exc:  # hand the error to every waiting caller
+                for req in batch:
+                    if not req.future.done():
+                        req.future.set_exception(exc)

@@ -1,0 +1,66 @@
+"""Writing a run's outputs, each file atomically (a kill never leaves half a file behind).
+
+In the run folder: `samples.parquet` (every sample, with reasons), `problems.parquet` (the sources used),
+`dataset/train.parquet` and `dataset/metamathqa.jsonl` (kept rows, MetaMathQA field names), `dataset/` also
+loadable with `datasets.load_from_disk`, and `stats.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
+METAMATHQA_FIELDS = ["query", "response", "type", "original_question"]
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_parquet(df: pl.DataFrame, path: Path) -> None:
+    _atomic(path, lambda tmp: df.write_parquet(tmp))
+
+
+def write_json(obj: dict, path: Path) -> None:
+    _atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"))
+
+
+def training_set(samples: pl.DataFrame) -> pl.DataFrame:
+    """Kept rows in MetaMathQA's field names (plus ids, so rows can be traced back)."""
+    kept = samples.filter(pl.col("keep").fill_null(False))
+    return kept.select([*METAMATHQA_FIELDS, "id", "parent_id", "answer", "verified_by", "score"])
+
+
+def write_dataset(samples: pl.DataFrame, folder: Path) -> pl.DataFrame:
+    """dataset/train.parquet, dataset/metamathqa.jsonl and the `datasets` files, replaced as one folder."""
+    import datasets
+
+    train = training_set(samples)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        train.write_parquet(tmp / "train.parquet")
+        train.select(METAMATHQA_FIELDS).write_ndjson(tmp / "metamathqa.jsonl")
+        datasets.Dataset.from_polars(train).save_to_disk(str(tmp))
+        old = folder.with_name(f".{folder.name}.old")
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return train

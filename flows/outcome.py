@@ -1,0 +1,42 @@
+"""How a flow ends on a user's mistake: a Failed state with one sentence, not a traceback in the logs."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+from prefect.states import Failed, State
+
+from core.errors import UserError
+
+
+def fails_cleanly(fn):
+    """Put under @flow: a UserError raised in the flow ends the run Failed, with the sentence as its message."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args, **kwargs):
+            try:
+                return await fn(*args, **kwargs)
+            except UserError as exc:
+                return Failed(message=str(exc))
+
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            return Failed(message=str(exc))
+
+    return wrapper
+
+
+async def result_of(state: State) -> Any:
+    """The flow's return value, or the UserError of its one-sentence failure (other failures raise as they are)."""
+    if state.is_failed() and state.message and not state.message.startswith("Flow run encountered an exception"):
+        raise UserError(state.message)
+    result = state.result()
+    return await result if inspect.isawaitable(result) else result

@@ -1,0 +1,265 @@
+"""Training flows: `flows run sft`, `flows run grpo`, and `flows run export` (verl Parquet / Hugging Face Hub)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from core.errors import UserError
+from flows.command import FlowCommand
+from sft.rewards import DEFAULT_REWARDS, REWARDS
+from sft.runtime import GrpoOptions, SftOptions, TrainOptions
+
+
+def _summary_artifact(kind: str, options: TrainOptions, metrics: dict) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    train = metrics.get("train", {})
+    lines = [
+        f"# {kind} run",
+        "",
+        f"Output: `{options.out}` (model in `model/`, metrics in `metrics.json`)",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in train.items() if isinstance(v, int | float)]
+    for name, means in train.get("reward_means", {}).items():
+        lines.append(f"| {name} (mean, last logged) | {means[-1]:.3f} |")
+    create_markdown_artifact("\n".join(lines), key=f"{kind}-summary", description=f"{kind} training summary")
+
+
+def _train(kind: str, options: TrainOptions) -> dict:
+    from sft.launch import run_training
+
+    logger = get_run_logger()
+    logger.info("%s: training %s into %s", kind, options.model or "the bundled SmolLM2", options.out)
+    metrics = run_training(options)
+    logger.info("%s: %s steps, train metrics %s", kind, metrics["global_step"], json.dumps(metrics["train"]))
+    _summary_artifact(kind, options, metrics)
+    return metrics
+
+
+@flow(name="sft")
+def sft_flow(options: SftOptions) -> dict:
+    """Supervised fine-tuning on a run's kept dataset (loss on the answer only); writes OUT/model and metrics.json."""
+    return _train("sft", options)
+
+
+@flow(name="grpo")
+def grpo_flow(options: GrpoOptions) -> dict:
+    """GRPO on GSM8K-style prompts with the rewards of sft.rewards; writes OUT/model and metrics.json."""
+    return _train("grpo", options)
+
+
+# --- command line ---------------------------------------------------------------------------------------------------
+
+
+def _add_common(parser: argparse.ArgumentParser, learning_rate: float, batch_size: int) -> None:
+    parser.add_argument("--out", required=True, help="output folder: checkpoints, model/, metrics.json")
+    parser.add_argument("--model", help="model folder, .gguf or Hub id (default: the bundled SmolLM2-135M-Instruct)")
+    parser.add_argument("--epochs", type=float, default=1.0, help="passes over the data (default 1)")
+    parser.add_argument("--max-steps", type=int, default=-1, help="optimizer steps; overrides --epochs when > 0")
+    parser.add_argument("--learning-rate", type=float, default=learning_rate, help=f"default {learning_rate:g}")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"per device (default {batch_size})")
+    parser.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps (default 1)")
+    parser.add_argument("--lora", action="store_true", help="train a LoRA adapter (merged into model/ at the end)")
+    parser.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default 16)")
+    parser.add_argument("--lora-alpha", type=int, default=32, help="LoRA alpha (default 32)")
+    parser.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for GPU memory")
+    parser.add_argument("--save-steps", type=int, default=0, help="save a checkpoint-N folder every N steps (0: none)")
+    parser.add_argument("--logging-steps", type=int, default=10, help="log metrics every N steps (default 10)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gpus", type=int, default=1, help="data-parallel GPUs through accelerate (default 1)")
+    parser.add_argument("--limit", type=int, help="use only the first N rows / problems")
+
+
+def _common(args: argparse.Namespace) -> dict:
+    for name in ("epochs", "learning_rate", "batch_size", "grad_accum", "gpus"):
+        if getattr(args, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive.")
+    return {
+        "out": args.out,
+        "model": args.model,
+        "epochs": args.epochs,
+        "max_steps": args.max_steps,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "grad_accum": args.grad_accum,
+        "lora": args.lora,
+        "lora_r": args.lora_r,
+        "lora_alpha": args.lora_alpha,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "save_steps": args.save_steps,
+        "logging_steps": args.logging_steps,
+        "seed": args.seed,
+        "gpus": args.gpus,
+        "limit": args.limit,
+    }
+
+
+def _add_sft_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--run", required=True, help="the --out folder of `flows run augment-gsm8k` (or a Parquet file)"
+    )
+    _add_common(parser, learning_rate=1e-5, batch_size=8)
+    parser.add_argument("--max-length", type=int, default=1024, help="tokens per example, longer ones cut (1024)")
+    parser.add_argument("--packing", action="store_true", help="pack several examples into each sequence")
+    parser.add_argument("--system-prompt", help="a system turn to put before every question (default: none)")
+
+
+def _run_sft(args: argparse.Namespace) -> int:
+    from sft.runtime import check_gpus
+
+    check_gpus(args.gpus)
+    options = SftOptions(
+        **_common(args),
+        run=args.run,
+        max_length=args.max_length,
+        packing=args.packing,
+        system_prompt=args.system_prompt,
+    )
+    metrics = sft_flow(options)
+    print(
+        f"sft: {metrics['global_step']} steps, train loss {metrics['train'].get('train_loss', float('nan')):.4f}; "
+        f"model in {Path(args.out) / 'model'}"
+    )
+    return 0
+
+
+def _reward_weights(pairs: list[str]) -> dict[str, float]:
+    weights = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise UserError(f"--reward-weight takes NAME=WEIGHT, e.g. correct=2.0, not {pair!r}.")
+    return weights
+
+
+def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--problems", default="sample", help="GSM8K problems to train on (default: the bundled sample)")
+    parser.add_argument("--run", help="take prompts and answers from this run's kept dataset instead of --problems")
+    _add_common(parser, learning_rate=1e-6, batch_size=8)
+    parser.add_argument("--num-generations", type=int, default=8, help="completions per prompt (default 8)")
+    parser.add_argument("--max-completion-length", type=int, default=256, help="tokens per completion (256)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    parser.add_argument("--beta", type=float, default=0.0, help="KL coefficient (default 0: no reference model)")
+    parser.add_argument(
+        "--rewards",
+        default=",".join(DEFAULT_REWARDS),
+        help=f"comma-separated rewards from {', '.join(REWARDS)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reward-weight",
+        action="append",
+        default=[],
+        metavar="NAME=WEIGHT",
+        help="weight of one reward (repeatable; default 1 each)",
+    )
+    parser.add_argument("--length-soft-limit", type=int, default=256, help="length reward: tokens free of penalty")
+    parser.add_argument("--length-hard-limit", type=int, default=512, help="length reward: tokens of full penalty")
+    parser.add_argument("--vllm", choices=["colocate", "server"], help="generate with vLLM (GPU only)")
+    parser.add_argument("--vllm-server-url", help="with --vllm server: e.g. http://localhost:8000 (`trl vllm-serve`)")
+    parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3, help="with --vllm colocate (0.3)")
+
+
+def _run_grpo(args: argparse.Namespace) -> int:
+    from sft.rewards import build_rewards
+
+    rewards = [r.strip() for r in args.rewards.split(",") if r.strip()]
+    weights = _reward_weights(args.reward_weight)
+    try:
+        build_rewards(rewards, weights)
+    except ValueError as exc:
+        raise UserError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+    if args.num_generations < 2:
+        raise UserError("--num-generations must be at least 2: GRPO compares completions of the same prompt.")
+    if (args.batch_size * args.grad_accum * args.gpus) % args.num_generations:
+        raise UserError("--batch-size x --grad-accum x --gpus must be a multiple of --num-generations.")
+    from sft.runtime import check_gpus, check_vllm
+
+    check_vllm(args.vllm, args.vllm_server_url)  # before Prefect starts: one clear sentence, no flow run
+    check_gpus(args.gpus)
+    options = GrpoOptions(
+        **_common(args),
+        problems=args.problems,
+        run=args.run,
+        num_generations=args.num_generations,
+        max_completion_length=args.max_completion_length,
+        temperature=args.temperature,
+        beta=args.beta,
+        rewards=rewards,
+        reward_weights=weights,
+        length_soft_limit=args.length_soft_limit,
+        length_hard_limit=args.length_hard_limit,
+        vllm=args.vllm,
+        vllm_server_url=args.vllm_server_url,
+        vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+    )
+    metrics = grpo_flow(options)
+    means = ", ".join(f"{k} {v[-1]:.3f}" for k, v in metrics["train"].get("reward_means", {}).items())
+    print(f"grpo: {metrics['global_step']} steps; last reward means: {means}; model in {Path(args.out) / 'model'}")
+    return 0
+
+
+# --- export ---------------------------------------------------------------------------------------------------------
+
+
+@flow(name="export-dataset")
+def export_flow(
+    run: str,
+    out: str | None = None,
+    test_problems: str | None = "sample",
+    push_repo: str | None = None,
+    private: bool = True,
+) -> dict:
+    """Export a run's kept dataset to verl's Parquet layout (OUT/train.parquet, test.parquet) and/or the Hub."""
+    from sft.export import export_verl, push_to_hub
+
+    result: dict = {}
+    if out:
+        result["verl"] = export_verl(run, out, test_problems=test_problems)
+        get_run_logger().info("verl layout written to %s: %s", out, result["verl"])
+    if push_repo:
+        result["hub"] = push_to_hub(run, push_repo, private=private)
+        get_run_logger().info("pushed to %s", result["hub"])
+    return result
+
+
+def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="the --out folder of `flows run augment-gsm8k`")
+    parser.add_argument("--verl-out", help="write verl's train.parquet / test.parquet / README.md here")
+    parser.add_argument("--test-problems", default="sample", help="GSM8K test problems for test.parquet ('none': skip)")
+    parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the kept rows with a dataset card")
+    parser.add_argument("--public", action="store_true", help="make the Hub dataset public (default private)")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    if not args.verl_out and not args.push_to_hub:
+        raise UserError("Say where to export: --verl-out DIR, --push-to-hub ORG/NAME, or both.")
+    test = None if args.test_problems in ("", "none") else args.test_problems
+    result = export_flow(args.run, args.verl_out, test, args.push_to_hub, not args.public)
+    for key, value in result.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+SFT_COMMAND = FlowCommand(
+    "sft", "supervised fine-tuning on a run's kept dataset (TRL SFTTrainer)", _add_sft_arguments, _run_sft
+)
+GRPO_COMMAND = FlowCommand(
+    "grpo", "GRPO on GSM8K-style prompts with math rewards (TRL GRPOTrainer)", _add_grpo_arguments, _run_grpo
+)
+EXPORT_COMMAND = FlowCommand(
+    "export",
+    "export a kept dataset to verl's Parquet layout or the Hugging Face Hub",
+    _add_export_arguments,
+    _run_export,
+)

@@ -1,0 +1,169 @@
+r"""GRPO reward functions with TRL's signature: `completions` (plain strings or one-message conversations), the
+dataset's columns as keyword arguments (`answer`: the gold final answer), extra keywords ignored; one float per
+completion. Answers are read with `core.answers` (`\boxed{}`, `The answer is`, `####`, last number).
+
+The seed experiment's three rewards: a numeric final answer (0.5), the correct answer (2.0), self-reflection words
+(1.0). Options: a `\boxed{}` format reward and a length-shaped reward. `REWARDS` maps CLI names to functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from core.answers import answers_equal, extract_answer, parse_number
+
+RewardFunc = Callable[..., list[float | None]]
+
+REFLECTION_PHRASES = (
+    "aha",
+    "but wait",
+    "wait,",
+    "let's check",
+    "let me check",
+    "let's verify",
+    "let me verify",
+    "to verify",
+    "verify this",
+    "recheck",
+    "re-check",
+    "double-check",
+    "double check",
+    "try again",
+    "let me reconsider",
+    "on second thought",
+)
+_REFLECTION_RE = re.compile(
+    "|".join(rf"(?<![a-z]){re.escape(p)}(?![a-z])" for p in REFLECTION_PHRASES),
+    re.IGNORECASE,
+)
+
+
+def completion_text(completion: str | list[dict[str, str]]) -> str:
+    """The text of one completion, whether a plain string or a conversation (its last message's content)."""
+    if isinstance(completion, str):
+        return completion
+    return completion[-1]["content"] if completion else ""
+
+
+def has_reflection(text: str) -> bool:
+    """True when the text contains a self-reflection phrase ("aha", "but wait", "let's check", ...).
+
+    >>> has_reflection("Aha! 3 + 4 = 7."), has_reflection("Tahaa has 3 apples.")
+    (True, False)
+    """
+    return _REFLECTION_RE.search(text) is not None
+
+
+def boxed_answer(text: str) -> str | None:
+    r"""Content of the last `\boxed{...}` of the text, read by core.answers (None when there is none).
+
+    >>> boxed_answer(r"so \boxed{1,200} dollars"), boxed_answer("The answer is 5")
+    ('1,200', None)
+    """
+    start = text.rfind("\\boxed")
+    if start < 0:
+        return None
+    return extract_answer(text[start:])
+
+
+def numeric_answer_reward(completions: Sequence, **kwargs) -> list[float | None]:
+    r"""0.5 when the completion's final answer is a number (whatever its value), else 0.0.
+
+    >>> numeric_answer_reward([r"... so \boxed{18}", "I am not sure.", "The answer is: seven"])
+    [0.5, 0.0, 0.0]
+    """
+    return [0.5 if parse_number(extract_answer(completion_text(c))) is not None else 0.0 for c in completions]
+
+
+def correct_answer_reward(completions: Sequence, answer: Sequence[str], **kwargs) -> list[float | None]:
+    r"""2.0 when the completion's final answer equals the gold `answer`, else 0.0 (None: no gold to compare).
+
+    >>> completions = [[{"role": "assistant", "content": r"9 * 2 = 18, so \boxed{18}"}],
+    ...                [{"role": "assistant", "content": r"\boxed{16}"}]]
+    >>> correct_answer_reward(completions, answer=["18", "18"])
+    [2.0, 0.0]
+    """
+    rewards: list[float | None] = []
+    for completion, gold in zip(completions, answer, strict=True):
+        if gold is None:
+            rewards.append(None)
+        else:
+            rewards.append(2.0 if answers_equal(gold, extract_answer(completion_text(completion))) else 0.0)
+    return rewards
+
+
+def reflection_reward(completions: Sequence, **kwargs) -> list[float | None]:
+    r"""1.0 when the completion reflects on its own work ("aha", "but wait", "let's check", "recheck", ...).
+
+    >>> reflection_reward(["16 - 3 = 13. But wait, she also bakes 4.", "16 - 7 = 9, 9 * 2 = 18."])
+    [1.0, 0.0]
+    """
+    return [1.0 if has_reflection(completion_text(c)) else 0.0 for c in completions]
+
+
+def boxed_format_reward(completions: Sequence, **kwargs) -> list[float | None]:
+    r"""0.5 when the completion puts a number in `\boxed{}` as the system prompt asks, else 0.0.
+
+    >>> boxed_format_reward([r"So she makes \boxed{\$18}.", "So she makes 18.", r"\boxed{}"])
+    [0.5, 0.0, 0.0]
+    """
+    return [0.5 if parse_number(boxed_answer(completion_text(c))) is not None else 0.0 for c in completions]
+
+
+def make_length_reward(soft_limit: int = 256, hard_limit: int = 512, penalty: float = 1.0) -> RewardFunc:
+    """A length-shaped reward: 0 up to `soft_limit` tokens, falling linearly to -`penalty` at `hard_limit` and beyond.
+
+    Lengths are the generated token counts (`completion_ids`, passed by the trainer), else whitespace words.
+
+    >>> length_reward = make_length_reward(soft_limit=4, hard_limit=8)
+    >>> length_reward(["one two three", "a b c d e f", "a b c d e f g h i j"])
+    [0.0, -0.5, -1.0]
+    >>> length_reward(["ignored"], completion_ids=[[1, 2, 3, 4, 5, 6]])
+    [-0.5]
+    """
+    if not 0 <= soft_limit < hard_limit:
+        raise ValueError(f"length reward needs 0 <= soft_limit < hard_limit, got {soft_limit} and {hard_limit}")
+
+    def length_reward(completions: Sequence, completion_ids: Sequence[Sequence[int]] | None = None, **kwargs):
+        lengths = (
+            [len(ids) for ids in completion_ids]
+            if completion_ids is not None
+            else [len(completion_text(c).split()) for c in completions]
+        )
+        span = hard_limit - soft_limit
+        return [0.0 - penalty * min(1.0, max(0, n - soft_limit) / span) if n > soft_limit else 0.0 for n in lengths]
+
+    return length_reward
+
+
+# CLI name -> factory of the reward function (factories so options like lengths can be passed).
+REWARDS: dict[str, Callable[..., RewardFunc]] = {
+    "numeric": lambda **_: numeric_answer_reward,
+    "correct": lambda **_: correct_answer_reward,
+    "reflection": lambda **_: reflection_reward,
+    "boxed": lambda **_: boxed_format_reward,
+    "length": lambda soft_limit=256, hard_limit=512, **_: make_length_reward(soft_limit, hard_limit),
+}
+DEFAULT_REWARDS = ("numeric", "correct", "reflection")
+
+
+def build_rewards(names: Sequence[str], weights: dict[str, float] | None = None, **options) -> tuple[list, list]:
+    """(reward functions, weights) for the named rewards, in order; unnamed weights are 1.0.
+
+    `options` go to the factories (e.g. `soft_limit`, `hard_limit` for "length").
+
+    >>> funcs, weights = build_rewards(["correct", "reflection"], {"reflection": 0.5})
+    >>> [f.__name__ for f in funcs], weights
+    (['correct_answer_reward', 'reflection_reward'], [1.0, 0.5])
+    """
+    weights = dict(weights or {})
+    unknown = [n for n in [*names, *weights] if n not in REWARDS]
+    if unknown:
+        raise ValueError(f"unknown reward {unknown[0]!r}; choose from {', '.join(REWARDS)}")
+    if len(set(names)) != len(names):
+        raise ValueError("each reward may be named once")
+    stray = [n for n in weights if n not in names]
+    if stray:
+        raise ValueError(f"a weight is given for {stray[0]!r}, which is not among the chosen rewards")
+    return [REWARDS[n](**options) for n in names], [float(weights.get(n, 1.0)) for n in names]

