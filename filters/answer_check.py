@@ -30,6 +30,12 @@ def check_answers(df: pl.DataFrame) -> pl.DataFrame:
         k and a is not None and not answers_equal(t, a) for k, a, t in zip(kept, answers, targets, strict=True)
     ]
     df = drop_where(df, wrong, "wrong_answer")
-    verified = kept_mask(df) & df["verified_by"].is_null()
+    # a kept row is verified (by what its type's target came from, unless a stage said so already);
+    # a row this check dropped is not, whatever an earlier labelling stage wrote
     by = pl.Series([VERIFIED_BY.get(t, "target") for t in types], dtype=pl.String)
-    return df.with_columns(verified_by=pl.when(verified).then(by).otherwise(pl.col("verified_by")))
+    failed = pl.Series(no_answer) | pl.Series(wrong)
+    return df.with_columns(
+        verified_by=pl.when(kept_mask(df)).then(pl.coalesce(pl.col("verified_by"), by))
+        .when(failed).then(None)
+        .otherwise(pl.col("verified_by"))
+    )

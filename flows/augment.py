@@ -29,8 +29,19 @@ from core.llm import BACKENDS, LLM, make_backend
 from core.run_files import write_dataset, write_json, write_parquet
 from core.schemas import samples_frame
 from filters.answer_check import check_answers
+from filters.best_of_n import select_best_of_n
+from filters.embeddings import Embedder
 from filters.exact_dedup import drop_exact_duplicates
+from filters.stages import (
+    check_options,
+    decontaminate_stage,
+    get_scorer,
+    muggle_label_stage,
+    near_dedup_stage,
+    score_stage,
+)
 from flows.command import FlowCommand
+from flows.diversity_report import diversity_report
 from flows.outcome import fails_cleanly, result_of
 from flows.progress import Progress
 
@@ -82,10 +93,40 @@ async def augment_shard(
     return {"shard": shard, "pairs": len(pairs), "failures": failures}
 
 
-def filter_samples(samples: pl.DataFrame) -> pl.DataFrame:
-    """The answer check and exact dedup, in a fixed row order so every run of the same samples decides alike."""
+@dataclasses.dataclass(frozen=True)
+class FilterOptions:
+    scorer: str | None = None  # orm, prm-qwen, prm-shepherd, verifier
+    scorer_model: str | None = None
+    best_of: int | None = None
+    min_score: float | None = None
+    prm_aggregate: str = "min"
+    muggle_agreement: float = 0.5
+    dedup_threshold: float | None = 0.98  # None: no near-duplicate removal
+    decontaminate: str | None = "gsm8k-test"  # None: no decontamination
+
+
+async def filter_samples(
+    samples: pl.DataFrame, problems: pl.DataFrame, opts: FilterOptions, llm: LLM | None = None
+) -> pl.DataFrame:
+    """Every filter in order, on a fixed row order, so every run over the same samples decides alike.
+
+    score (all samples) -> Muggle labels by score-weighted vote -> answer check -> best-of-N -> exact dedup ->
+    near dedup -> decontamination. Each drop keeps its reason, so the funnel shows each filter on its own line.
+    """
     samples = samples.sort(["parent_id", "type", "variant"])
-    return drop_exact_duplicates(check_answers(samples))
+    if opts.scorer:
+        scorer = get_scorer(opts.scorer, opts.scorer_model, llm=llm, prm_aggregate=opts.prm_aggregate)
+        samples = await score_stage(samples, scorer)
+        samples = muggle_label_stage(samples, agreement=opts.muggle_agreement)
+    samples = check_answers(samples)
+    if opts.scorer:
+        samples = select_best_of_n(samples, best_of=opts.best_of, min_score=opts.min_score)
+    samples = drop_exact_duplicates(samples)
+    if opts.dedup_threshold is not None or opts.decontaminate:
+        embedder = Embedder()
+        samples = near_dedup_stage(samples, dedup_threshold=opts.dedup_threshold, problems=problems, embedder=embedder)
+        samples = decontaminate_stage(samples, decontaminate=opts.decontaminate, embedder=embedder)
+    return samples
 
 
 @flow(name="augment-gsm8k")
@@ -100,6 +141,9 @@ async def augment_gsm8k(
     base_url: str | None = None,
     out: str = "runs/augment-gsm8k",
     config: dict | None = None,
+    filters: dict | None = None,
+    report: bool = True,
+    select_budget: int | None = None,
     shard_size: int = 8,
     concurrency: int = 32,
     max_batch: int | None = None,
@@ -107,6 +151,14 @@ async def augment_gsm8k(
     """Augment GSM8K-form problems with the chosen augmenters; returns the funnel and output paths."""
     logger = get_run_logger()
     cfg = AugmentConfig(**(config or {}))
+    filter_opts = FilterOptions(**(filters or {}))
+    check_options(
+        scorer=filter_opts.scorer,
+        best_of=filter_opts.best_of,
+        min_score=filter_opts.min_score,
+        dedup_threshold=filter_opts.dedup_threshold,
+        decontaminate=filter_opts.decontaminate,
+    )
     out_dir = Path(out)
     problems = load_problems(dataset, limit=limit, split=split)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -139,7 +191,7 @@ async def augment_gsm8k(
         elapsed = time.monotonic() - started
         failures = [f for r in results for f in r["failures"]]
 
-        samples = filter_samples(samples_frame(journal.samples()))
+        samples = await filter_samples(samples_frame(journal.samples()), problems, filter_opts, llm)
         write_parquet(samples, out_dir / "samples.parquet")
         train = write_dataset(samples, out_dir / "dataset")
         stats = {
@@ -161,6 +213,8 @@ async def augment_gsm8k(
     table = [{"type": t, **{k: v for k, v in row.items() if k != "dropped_by"}} for t, row in stats["funnel"].items()]
     await create_table_artifact.aio(table=table, key="augment-funnel", description=f"Funnel of {out_dir}")
     logger.info("funnel:\n%s", format_funnel(stats["funnel"]))
+    if report:
+        diversity_report(run=str(out_dir), select_budget=select_budget)
     if failures:
         logger.warning("%d problem/augmenter pairs failed; run the same command again to retry them", len(failures))
     return {"out": str(out_dir), "funnel": stats["funnel"], "failures": len(failures), "kept": train.height}
@@ -191,6 +245,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--muggle-k", type=int, default=d.muggle_k, help="votes per new MuggleMath question")
     p.add_argument("--muggle-agreement", type=float, default=d.muggle_agreement, help="share the majority needs")
     p.add_argument("--perturb-n", type=int, default=d.perturb_n, help="perturbed versions per problem")
+    f = FilterOptions()
+    p.add_argument("--scorer", default=None, help="best-of-N scorer: orm, prm-qwen, prm-shepherd or verifier")
+    p.add_argument("--scorer-model", default=None, help="reward model folder / Hub id (verifier: the LLM backend)")
+    p.add_argument("--best-of", type=int, default=None, help="keep the top K scored samples per problem and type")
+    p.add_argument("--min-score", type=float, default=None, help="drop samples scored below this")
+    p.add_argument("--prm-aggregate", default=f.prm_aggregate, choices=["min", "prod", "last"])
+    p.add_argument("--dedup-threshold", type=float, default=f.dedup_threshold, help="near-duplicate cosine (0.98)")
+    p.add_argument("--no-near-dedup", action="store_true", help="skip embedding near-duplicate removal")
+    p.add_argument("--decontaminate", default=f.decontaminate, help="eval sets: gsm8k-test, gsm8k-test=PATH, files")
+    p.add_argument("--no-decontaminate", action="store_true", help="skip decontamination")
+    p.add_argument("--no-report", action="store_true", help="skip the diversity report at the end")
+    p.add_argument("--select-budget", type=int, default=None, help="pick N kept samples that add the most diversity")
     p.add_argument("--shard-size", type=int, default=8, help="problems per Prefect task")
     p.add_argument("--concurrency", type=int, default=32, help="problem/augmenter pairs in flight")
     p.add_argument("--max-batch", type=int, default=None, help="batch size of in-process backends")
@@ -213,6 +279,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--muggle-agreement must be a share in (0, 1].")
     names = {f.name for f in dataclasses.fields(AugmentConfig)}
     config = {k: v for k, v in vars(args).items() if k in names}
+    filters = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(FilterOptions)}}
+    if args.no_near_dedup:
+        filters["dedup_threshold"] = None
+    if args.no_decontaminate:
+        filters["decontaminate"] = None
     logging.getLogger("httpx").setLevel(logging.WARNING)
     state = asyncio.run(
         augment_gsm8k(
@@ -225,6 +296,9 @@ def run(args: argparse.Namespace) -> int:
             base_url=args.base_url,
             out=args.out,
             config=config,
+            filters=filters,
+            report=not args.no_report,
+            select_budget=args.select_budget,
             shard_size=args.shard_size,
             concurrency=args.concurrency,
             max_batch=args.max_batch,

@@ -1,8 +1,8 @@
 """A small OpenAI-compatible chat server on loopback for tests: deterministic answers, optional delay and faults.
 
 Each reply echoes the last user message and ends with `The answer is: N`, N being the first number in that
-message or what the test's `answer_for` says, so every augmenter gets parseable text. `fault_share` of requests answer 429 / 500 / empty content /
-broken JSON in turn, so clients' retries get exercised.
+message or what the test's `answer_for` says, so every augmenter gets parseable text. `fault_share` of requests
+answer 429 / 500 / empty content / broken JSON in turn, so clients' retries get exercised.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if request["model"] == "missing":
+                    return self._send(404, b'{"error": {"message": "The model `missing` does not exist."}}')
                 fault = server._next_fault()
                 time.sleep(server.delay_s)
                 if fault == "429":

@@ -15,10 +15,10 @@ from pathlib import Path
 import datasets
 import polars as pl
 import pytest
+from fake_openai import FakeOpenAI
 
 from augmenters.masking import mask_candidates
 from core.datasets import load_problems
-from fake_openai import FakeOpenAI
 
 ENV = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90", "HF_HUB_OFFLINE": "1"}
 
@@ -59,8 +59,22 @@ def test_list_names_the_flows():
 def test_help_lists_the_contract_options():
     result = flows("run", "augment-gsm8k", "--help")
     assert result.returncode == 0
-    for option in ["--dataset", "--limit", "--backend", "--model", "--base-url", "--augmenters", "--out", "--seed",
-                   "--max-tokens", "--temperature", "--ansaug-n", "--rephrase-n", "--sv-n", "--fobar-n"]:
+    for option in [
+        "--dataset",
+        "--limit",
+        "--backend",
+        "--model",
+        "--base-url",
+        "--augmenters",
+        "--out",
+        "--seed",
+        "--max-tokens",
+        "--temperature",
+        "--ansaug-n",
+        "--rephrase-n",
+        "--sv-n",
+        "--fobar-n",
+    ]:
         assert option in result.stdout
 
 
@@ -92,8 +106,20 @@ def test_bad_inputs_inside_the_flow_end_in_one_sentence(tmp_path):
     assert error_lines(result) == [f"error: Row 1 of {bad} has no 'answer' field; each row needs question and answer."]
     assert "Traceback" not in result.stderr + result.stdout
 
-    result = flows("run", "augment-gsm8k", "--backend", "openai", "--model", "m",
-                   "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "o2"), "--limit", "1")
+    result = flows(
+        "run",
+        "augment-gsm8k",
+        "--backend",
+        "openai",
+        "--model",
+        "m",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--out",
+        str(tmp_path / "o2"),
+        "--limit",
+        "1",
+    )
     assert result.returncode == 2
     [line] = error_lines(result)
     assert line.startswith("error: Cannot reach the LLM server at http://127.0.0.1:9/v1")
@@ -103,8 +129,22 @@ def test_bad_inputs_inside_the_flow_end_in_one_sentence(tmp_path):
 def test_full_run_writes_every_output(tmp_path):
     out = tmp_path / "run"
     with FakeOpenAI(answer_for=oracle(3)) as server:
-        result = flows("run", "augment-gsm8k", "--backend", "openai", "--model", "fake", "--base-url", server.url,
-                       "--limit", "3", "--out", str(out), "--mask-limit", "0")
+        result = flows(
+            "run",
+            "augment-gsm8k",
+            "--backend",
+            "openai",
+            "--model",
+            "fake",
+            "--base-url",
+            server.url,
+            "--limit",
+            "3",
+            "--out",
+            str(out),
+            "--mask-limit",
+            "0",
+        )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "generated" in result.stdout and "GSM_FOBAR" in result.stdout  # the funnel is printed
 
@@ -134,13 +174,41 @@ def test_full_run_writes_every_output(tmp_path):
 def test_rerun_on_a_finished_folder_regenerates_nothing(tmp_path):
     out = tmp_path / "run"
     with FakeOpenAI() as server:
-        first = flows("run", "augment-gsm8k", "--backend", "openai", "--model", "fake", "--base-url", server.url,
-                      "--limit", "2", "--augmenters", "ansaug,fobar", "--out", str(out))
+        first = flows(
+            "run",
+            "augment-gsm8k",
+            "--backend",
+            "openai",
+            "--model",
+            "fake",
+            "--base-url",
+            server.url,
+            "--limit",
+            "2",
+            "--augmenters",
+            "ansaug,fobar",
+            "--out",
+            str(out),
+        )
         assert first.returncode == 0, first.stderr[-2000:]
         asked = server.requests
         before = pl.read_parquet(out / "samples.parquet")
-        second = flows("run", "augment-gsm8k", "--backend", "openai", "--model", "fake", "--base-url", server.url,
-                       "--limit", "2", "--augmenters", "ansaug,fobar", "--out", str(out))
+        second = flows(
+            "run",
+            "augment-gsm8k",
+            "--backend",
+            "openai",
+            "--model",
+            "fake",
+            "--base-url",
+            server.url,
+            "--limit",
+            "2",
+            "--augmenters",
+            "ansaug,fobar",
+            "--out",
+            str(out),
+        )
         assert second.returncode == 0, second.stderr[-2000:]
         assert server.requests == asked  # nothing asked again
     after = pl.read_parquet(out / "samples.parquet")
@@ -151,8 +219,22 @@ def test_rerun_on_a_finished_folder_regenerates_nothing(tmp_path):
 def test_changed_generation_settings_are_refused_on_resume(tmp_path):
     out = tmp_path / "run"
     with FakeOpenAI() as server:
-        args = ["run", "augment-gsm8k", "--backend", "openai", "--model", "fake", "--base-url", server.url,
-                "--limit", "1", "--augmenters", "ansaug", "--out", str(out)]
+        args = [
+            "run",
+            "augment-gsm8k",
+            "--backend",
+            "openai",
+            "--model",
+            "fake",
+            "--base-url",
+            server.url,
+            "--limit",
+            "1",
+            "--augmenters",
+            "ansaug",
+            "--out",
+            str(out),
+        ]
         assert flows(*args).returncode == 0
         result = flows(*args, "--temperature", "0.2")
     assert result.returncode == 2

@@ -1,0 +1,82 @@
+"""Pipeline vs raw batched generation on the local backend, same prompts: the ratio of generated tokens/s.
+
+raw:      the AnsAug prompts of N problems sent straight to the backend's generate_batch, in full batches.
+pipeline: `augment-gsm8k --augmenters ansaug` on the same problems (Prefect flow, shard tasks, the batcher
+          gathering concurrent augmenter calls, the journal), timed over its generation phase (stats.json).
+
+    python bench/bench_pipeline.py --problems 16 --n 4 --max-tokens 128 --max-batch 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def raw_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float]:
+    from augmenters.base import AugmentConfig, solver_messages
+    from core.llm.batching import Request
+    from core.llm.local import LocalBackend
+
+    backend = LocalBackend(max_batch=max_batch)
+    cfg = AugmentConfig(max_tokens=max_tokens, seed=seed)
+    requests = [Request(solver_messages(p["question"]), n, cfg.params(seed_key=f"{p['id']}:ansaug")) for p in problems]
+    backend.generate_batch(requests[:1])  # warm-up
+    tokens, started = 0, time.perf_counter()
+    per_batch = max(1, max_batch // n)
+    for i in range(0, len(requests), per_batch):
+        for completions in backend.generate_batch(requests[i : i + per_batch]):
+            tokens += sum(c.completion_tokens for c in completions)
+    return tokens, time.perf_counter() - started
+
+
+def pipeline_rate(limit: int, n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float]:
+    from flows.augment import augment_gsm8k
+
+    with tempfile.TemporaryDirectory() as out:
+        asyncio.run(
+            augment_gsm8k(
+                limit=limit,
+                augmenters=("ansaug",),
+                out=out,
+                config={"ansaug_n": n, "max_tokens": max_tokens, "seed": seed},
+                filters={"dedup_threshold": None, "decontaminate": None},
+                report=False,
+                max_batch=max_batch,
+            )
+        )
+        stats = json.loads((Path(out) / "stats.json").read_text())
+    return stats["usage"]["completion_tokens"], stats["generation_seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", type=int, default=16)
+    parser.add_argument("--n", type=int, default=4, help="AnsAug samples per problem")
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from core.datasets import load_problems
+
+    problems = load_problems("sample", limit=args.problems).to_dicts()
+    raw_tokens, raw_s = raw_rate(problems, args.n, args.max_tokens, args.max_batch, args.seed)
+    pipe_tokens, pipe_s = pipeline_rate(args.problems, args.n, args.max_tokens, args.max_batch, args.seed)
+    raw_tps, pipe_tps = raw_tokens / raw_s, pipe_tokens / pipe_s
+    print(f"problems={args.problems} n={args.n} max_tokens={args.max_tokens} max_batch={args.max_batch}")
+    print(f"raw batched: {raw_tokens} tokens in {raw_s:.1f} s = {raw_tps:.1f} tokens/s")
+    print(f"pipeline:    {pipe_tokens} tokens in {pipe_s:.1f} s = {pipe_tps:.1f} tokens/s")
+    print(f"pipeline/raw ratio: {pipe_tps / raw_tps:.2f}")
+
+
+if __name__ == "__main__":
+    main()

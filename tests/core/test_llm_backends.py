@@ -1,0 +1,169 @@
+"""LLM backends: the batcher's scheduling, the openai backend's retries, and the real SmolLM2 in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from fake_openai import FakeOpenAI
+
+from core.errors import UserError
+from core.llm import GenParams, make_backend
+from core.llm.base import Completion
+from core.llm.batching import BatchingBackend
+from core.llm.openai_backend import LLMCallError
+
+
+class Recording(BatchingBackend):
+    """generate_batch records each batch; a scheduling test double (the real engine is tested below)."""
+
+    name = "recording"
+
+    def __init__(self, max_batch: int, fail: bool = False) -> None:
+        super().__init__(max_batch=max_batch, gather_ms=50)
+        self.batches: list[list[tuple[str, int, GenParams]]] = []
+        self.fail = fail
+
+    def generate_batch(self, requests):
+        if self.fail:
+            raise RuntimeError("engine broke")
+        self.batches.append([(r.messages[0]["content"], r.n, r.params) for r in requests])
+        return [
+            [Completion(text=f"{r.messages[0]['content']}#{k}", finish_reason="stop") for k in range(r.n)]
+            for r in requests
+        ]
+
+
+async def ask(llm, text, n=1, params=GenParams()):
+    return await llm.chat([{"role": "user", "content": text}], n=n, params=params)
+
+
+def test_concurrent_calls_are_gathered_into_batches():
+    llm = Recording(max_batch=8)
+
+    async def main():
+        return await asyncio.gather(*(ask(llm, f"q{i}", n=2, params=GenParams(seed=i)) for i in range(8)))
+
+    results = asyncio.run(main())
+    llm.close()
+    assert [[c.text for c in r] for r in results] == [[f"q{i}#0", f"q{i}#1"] for i in range(8)]
+    assert len(llm.batches) == 2  # 16 completions in batches of 8, seeds notwithstanding
+    assert all(sum(n for _, n, _ in batch) <= 8 for batch in llm.batches)
+
+
+def test_different_sampling_params_never_share_a_batch():
+    llm = Recording(max_batch=16)
+
+    async def main():
+        await asyncio.gather(
+            *(ask(llm, f"q{i}", params=GenParams(temperature=0.0 if i % 2 else 0.7)) for i in range(6))
+        )
+
+    asyncio.run(main())
+    llm.close()
+    for batch in llm.batches:
+        assert len({p.temperature for _, _, p in batch}) == 1
+    assert sum(len(b) for b in llm.batches) == 6
+
+
+def test_calls_from_several_threads_and_event_loops_share_the_engine():
+    llm = Recording(max_batch=32)
+    results = []
+
+    def worker(i):
+        results.append(asyncio.run(ask(llm, f"t{i}"))[0].text)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    llm.close()
+    assert sorted(results) == [f"t{i}#0" for i in range(4)]
+
+
+def test_an_engine_error_reaches_every_caller():
+    llm = Recording(max_batch=8, fail=True)
+
+    async def main():
+        return await asyncio.gather(*(ask(llm, f"q{i}") for i in range(3)), return_exceptions=True)
+
+    errors = asyncio.run(main())
+    llm.close()
+    assert all(isinstance(e, RuntimeError) for e in errors)
+
+
+def test_openai_backend_retries_faults_and_counts_them():
+    with FakeOpenAI(fault_share=0.2) as server:
+        llm = make_backend("openai", model="fake", base_url=server.url)
+        llm.backoff_s = 0.01
+
+        async def main():
+            return await asyncio.gather(*(ask(llm, f"Question {i}?", n=2) for i in range(20)))
+
+        results = asyncio.run(main())
+    assert all(len(r) == 2 and r[0].text.endswith(f"The answer is: {i}") for i, r in enumerate(results))
+    assert server.faults > 0
+    assert llm.usage.retries == server.faults  # every 429 / 500 / empty / broken answer was retried once
+    assert llm.usage.completions == 40
+
+
+def test_openai_backend_gives_up_on_a_4xx_in_one_sentence():
+    with FakeOpenAI() as server:
+        llm = make_backend("openai", model="missing", base_url=server.url)
+        with pytest.raises(LLMCallError, match="HTTP 404"):
+            asyncio.run(ask(llm, "hi"))
+    assert llm.usage.retries == 0
+
+
+def test_openai_backend_spreads_calls_over_several_urls():
+    with FakeOpenAI() as a, FakeOpenAI() as b:
+        llm = make_backend("openai", model="fake", base_url=f"{a.url},{b.url}")
+
+        async def main():
+            await asyncio.gather(*(ask(llm, f"q {i}") for i in range(10)))
+
+        asyncio.run(main())
+    assert a.requests == 5 and b.requests == 5
+
+
+def test_openai_backend_needs_a_reachable_server_and_a_model():
+    with pytest.raises(UserError, match="Cannot reach the LLM server"):
+        make_backend("openai", model="m", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(UserError, match="needs --model"):
+        make_backend("openai", model=None, base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(UserError, match="Unknown backend"):
+        make_backend("magic")
+
+
+def test_vllm_backend_without_vllm_says_how_to_get_it():
+    pytest.importorskip("torch")
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(UserError, match="pip install 'mathaug\\[gpu\\]'"):
+            make_backend("vllm")
+    else:
+        pytest.skip("vLLM is installed here")
+
+
+@pytest.mark.slow
+def test_local_smollm2_batches_concurrent_calls_and_returns_logprobs():
+    llm = make_backend("local", max_batch=8)
+    calls = []
+    generate = llm.generate_batch
+    llm.generate_batch = lambda requests: calls.append(sum(r.n for r in requests)) or generate(requests)
+    params = GenParams(max_tokens=8, temperature=0.7)
+
+    async def main():
+        return await asyncio.gather(*(ask(llm, f"Say a number bigger than {i}.", n=2, params=params) for i in range(4)))
+
+    results = asyncio.run(main())
+    greedy = asyncio.run(ask(llm, "What is 2 + 2?", params=GenParams(max_tokens=4, temperature=0.0, logprobs=3)))
+    llm.close()
+    assert llm.name == "SmolLM2-135M-Instruct"
+    assert all(len(r) == 2 and all(c.text and c.completion_tokens > 0 for c in r) for r in results)
+    assert calls[0] == 8  # the four concurrent calls went out as one batch of 8
+    [c] = greedy
+    assert c.logprobs is not None and 1 <= len(c.logprobs) <= 4 and all(len(step) == 3 for step in c.logprobs)
