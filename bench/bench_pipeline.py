@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -64,18 +65,28 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=2, help="alternate raw and pipeline this many times")
     args = parser.parse_args()
 
     from core.datasets import load_problems
 
     problems = load_problems("sample", limit=args.problems).to_dicts()
-    raw_tokens, raw_s = raw_rate(problems, args.n, args.max_tokens, args.max_batch, args.seed)
-    pipe_tokens, pipe_s = pipeline_rate(args.problems, args.n, args.max_tokens, args.max_batch, args.seed)
-    raw_tps, pipe_tps = raw_tokens / raw_s, pipe_tokens / pipe_s
-    print(f"problems={args.problems} n={args.n} max_tokens={args.max_tokens} max_batch={args.max_batch}")
-    print(f"raw batched: {raw_tokens} tokens in {raw_s:.1f} s = {raw_tps:.1f} tokens/s")
-    print(f"pipeline:    {pipe_tokens} tokens in {pipe_s:.1f} s = {pipe_tps:.1f} tokens/s")
-    print(f"pipeline/raw ratio: {pipe_tps / raw_tps:.2f}")
+    lines = [f"problems={args.problems} n={args.n} max_tokens={args.max_tokens} max_batch={args.max_batch}"]
+    ratios = []
+    for r in range(args.rounds):  # alternating order, so a change in machine load hits both sides
+        order = ["raw", "pipeline"] if r % 2 == 0 else ["pipeline", "raw"]
+        rates = {}
+        for side in order:
+            if side == "raw":
+                tokens, seconds = raw_rate(problems, args.n, args.max_tokens, args.max_batch, args.seed)
+            else:
+                tokens, seconds = pipeline_rate(args.problems, args.n, args.max_tokens, args.max_batch, args.seed)
+            rates[side] = tokens / seconds
+            lines.append(f"round {r + 1} {side:<8}: {tokens} tokens in {seconds:.1f} s = {rates[side]:.1f} tokens/s")
+        ratios.append(rates["pipeline"] / rates["raw"])
+        lines.append(f"round {r + 1} pipeline/raw ratio: {ratios[-1]:.2f}")
+    lines.append(f"median pipeline/raw ratio over {args.rounds} rounds: {statistics.median(ratios):.2f}")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 
 from core.errors import UserError
 from flows.command import FlowCommand
+from flows.outcome import fails_cleanly, run_flow
 
 
 def _check_run_dir(run: str) -> None:
@@ -60,6 +61,7 @@ def gain_table(report: dict) -> list[dict]:
 
 
 @flow(name="diversity-report", log_prints=True)
+@fails_cleanly
 def diversity_report(
     run: str,
     model: str | None = None,
@@ -113,7 +115,8 @@ def run_command(args: argparse.Namespace) -> int:
     _check_run_dir(args.run)
     if args.select_budget is not None and args.select_budget < 1:
         raise UserError("--select-budget must be a positive number of samples.")
-    report = diversity_report(
+    report = run_flow(
+        diversity_report,
         run=args.run, model=args.model, select_budget=args.select_budget, cache_dir=args.cache_dir
     )
     gains = ", ".join(f"{row['type']} {row['gain']}" for row in gain_table(report))

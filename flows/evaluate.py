@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger
 
 from core.errors import UserError
 from flows.command import FlowCommand
+from flows.outcome import fails_cleanly, run_flow
 from sft.prompts import AHA_ANSWER, AHA_QUESTION
 
 
@@ -53,6 +54,7 @@ def _accuracy_model(options: EvaluateOptions) -> str | None:
 
 
 @flow(name="evaluate")
+@fails_cleanly
 def evaluate_flow(options: EvaluateOptions) -> dict:
     """Write OUT/eval.json (accuracy, pass@k, best@k, per problem, aha table) and OUT/eval.md."""
     from prefect.artifacts import create_markdown_artifact
@@ -149,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
     from sft.evaluate import SamplingSettings
 
     SamplingSettings(k=options.k, samples=options.samples)  # reject bad --k / --samples before starting Prefect
-    result = evaluate_flow(options)
+    result = run_flow(evaluate_flow, options)
     figures = [f"{key} {result[key]:.3f}" for key in result if key == "accuracy" or key.startswith(("pass@", "best@"))]
     print(f"evaluate: {', '.join(figures) or 'aha table only'}; written to {Path(out) / 'eval.json'}")
     return 0

@@ -40,3 +40,13 @@ async def result_of(state: State) -> Any:
         raise UserError(state.message)
     result = state.result()
     return await result if inspect.isawaitable(result) else result
+
+
+def run_flow(flow, *args, **kwargs) -> Any:
+    """Run a flow (sync or async) from the command line: its result, or its one-sentence failure as a UserError."""
+    import asyncio
+
+    state = flow(*args, return_state=True, **kwargs)
+    if inspect.isawaitable(state):
+        state = asyncio.run(state)
+    return asyncio.run(result_of(state))

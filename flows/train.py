@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 
 from core.errors import UserError
 from flows.command import FlowCommand
+from flows.outcome import fails_cleanly, run_flow
 from sft.rewards import DEFAULT_REWARDS, REWARDS
 from sft.runtime import GrpoOptions, SftOptions, TrainOptions
 
@@ -44,12 +45,14 @@ def _train(kind: str, options: TrainOptions) -> dict:
 
 
 @flow(name="sft")
+@fails_cleanly
 def sft_flow(options: SftOptions) -> dict:
     """Supervised fine-tuning on a run's kept dataset (loss on the answer only); writes OUT/model and metrics.json."""
     return _train("sft", options)
 
 
 @flow(name="grpo")
+@fails_cleanly
 def grpo_flow(options: GrpoOptions) -> dict:
     """GRPO on GSM8K-style prompts with the rewards of sft.rewards; writes OUT/model and metrics.json."""
     return _train("grpo", options)
@@ -122,7 +125,7 @@ def _run_sft(args: argparse.Namespace) -> int:
         packing=args.packing,
         system_prompt=args.system_prompt,
     )
-    metrics = sft_flow(options)
+    metrics = run_flow(sft_flow, options)
     print(
         f"sft: {metrics['global_step']} steps, train loss {metrics['train'].get('train_loss', float('nan')):.4f}; "
         f"model in {Path(args.out) / 'model'}"
@@ -203,7 +206,7 @@ def _run_grpo(args: argparse.Namespace) -> int:
         vllm_server_url=args.vllm_server_url,
         vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
     )
-    metrics = grpo_flow(options)
+    metrics = run_flow(grpo_flow, options)
     means = ", ".join(f"{k} {v[-1]:.3f}" for k, v in metrics["train"].get("reward_means", {}).items())
     print(f"grpo: {metrics['global_step']} steps; last reward means: {means}; model in {Path(args.out) / 'model'}")
     return 0
@@ -213,6 +216,7 @@ def _run_grpo(args: argparse.Namespace) -> int:
 
 
 @flow(name="export-dataset")
+@fails_cleanly
 def export_flow(
     run: str,
     out: str | None = None,
@@ -245,7 +249,7 @@ def _run_export(args: argparse.Namespace) -> int:
     if not args.verl_out and not args.push_to_hub:
         raise UserError("Say where to export: --verl-out DIR, --push-to-hub ORG/NAME, or both.")
     test = None if args.test_problems in ("", "none") else args.test_problems
-    result = export_flow(args.run, args.verl_out, test, args.push_to_hub, not args.public)
+    result = run_flow(export_flow, args.run, args.verl_out, test, args.push_to_hub, not args.public)
     for key, value in result.items():
         print(f"{key}: {value}")
     return 0
