@@ -9,67 +9,26 @@ Prints
     python bench/bench_perturb.py                      # bundled SmolLM2-135M, first 50 problems
     python bench/bench_perturb.py --n 10 --k 4 --json out.json
 
-`--shared-seed` (default on) gives every request the same seed so the local backend can batch requests of
-different problems together (it batches only requests with equal params); the run is then not bit-reproducible.
+`--data` takes what `--dataset` takes (default: the bundled sample, whose first 200 rows are GSM8K train's).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from augmenters import perturb  # noqa: E402
-from augmenters.base import AugmentConfig  # noqa: E402
-from augmenters.muggle import accepted, majority_vote  # noqa: E402
-from augmenters.program_eval import answer_string  # noqa: E402
-from core.answers import answers_equal, normalize_answer  # noqa: E402
-from core.llm import make_backend  # noqa: E402
-from core.llm.base import GenParams  # noqa: E402
-
-SHARED_DATA = Path("/work/shared/data/gsm8k/train.jsonl")
-BUNDLED_DATA = Path(__file__).resolve().parents[1] / "core" / "data" / "gsm8k_train_sample.jsonl"
-
-
-def load_problems(path: Path, n: int) -> list[dict]:
-    problems = []
-    with path.open() as f:
-        for i, line in enumerate(f):
-            if i >= n:
-                break
-            row = json.loads(line)
-            gold = normalize_answer(row["answer"].split("####")[-1])
-            problems.append(
-                {
-                    "id": f"gsm8k-train-{i}",
-                    "question": row["question"],
-                    "answer": gold,
-                    "solution": row["answer"],
-                    "source": "gsm8k",
-                }  # fmt: skip
-            )
-    return problems
-
-
-class SharedSeed:
-    """Wraps a backend so every request carries one seed: requests of different problems can share a batch."""
-
-    def __init__(self, llm, seed: int) -> None:
-        self.llm, self.seed = llm, seed
-        self.name, self.usage = llm.name, llm.usage
-
-    async def chat(self, messages, n=1, params: GenParams = GenParams()):
-        return await self.llm.chat(messages, n=n, params=dataclasses.replace(params, seed=self.seed))
-
-    def close(self) -> None:
-        self.llm.close()
+from augmenters import perturb
+from augmenters.base import AugmentConfig
+from augmenters.muggle import accepted, majority_vote
+from augmenters.program_eval import answer_string
+from core.answers import answers_equal
+from core.datasets import load_problems
+from core.llm import make_backend
 
 
 async def run_problem(problem: dict, llm, cfg: AugmentConfig) -> dict:
@@ -127,13 +86,11 @@ def summarize(records: list[dict], cfg: AugmentConfig, seconds: float) -> dict:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    data = Path(args.data) if args.data else (SHARED_DATA if SHARED_DATA.exists() else BUNDLED_DATA)
-    problems = load_problems(data, args.n)
+    data = args.data
+    problems = load_problems(data, limit=args.n).to_dicts()
     cfg = AugmentConfig(seed=args.seed, perturb_n=args.perturb_n, muggle_k=args.k, muggle_agreement=args.agreement,
                         max_tokens=args.max_tokens)  # fmt: skip
     llm = make_backend(args.backend, model=args.model, max_batch=args.max_batch)
-    if args.shared_seed:
-        llm = SharedSeed(llm, args.seed)
     start = time.monotonic()
 
     async def tracked(problem: dict) -> dict:
@@ -160,7 +117,7 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=50, help="first N train problems")
-    parser.add_argument("--data", default=None, help="GSM8K-format JSONL (default: the shared train set)")
+    parser.add_argument("--data", default="sample", help="'sample', a Hub id or a GSM8K-form .jsonl/.parquet")
     parser.add_argument("--backend", default="local")
     parser.add_argument("--model", default=None)
     parser.add_argument("--max-batch", type=int, default=16)
@@ -169,7 +126,6 @@ def main() -> None:
     parser.add_argument("--agreement", type=float, default=0.5)
     parser.add_argument("--max-tokens", type=int, default=320)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shared-seed", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", default=None, help="also write the records here")
     asyncio.run(main_async(parser.parse_args()))
 
