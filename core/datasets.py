@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from core.answers import extract_answer, normalize_answer
+from core.answers import extract_answer, normalize_answer, parse_number
 from core.errors import UserError
 from core.schemas import PROBLEM_SCHEMA
 
@@ -44,11 +44,17 @@ def from_gsm8k_rows(rows: list[dict], source: str, where: str | None = None) -> 
             raise UserError(f"Row {i} of {where} has no text in its 'question' field.")
         if raw is None or not str(raw).strip():
             raise UserError(f"Row {i} of {where} has no 'answer' field; each row needs question and answer.")
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise UserError(
+                f"Row {i} of {where} has an 'answer' of type {type(raw).__name__}; give text like 'steps #### 72'."
+            )
         raw = str(raw)
         solution, final = raw.rsplit("####", 1) if "####" in raw else (None, raw)
         answer = normalize_answer(extract_answer("#### " + final.strip()) if final.strip() else None)
         if answer is None:
             raise UserError(f"Row {i} of {where} has no final answer in {raw[-40:]!r}; GSM8K form ends with '#### N'.")
+        if parse_number(answer) is None:
+            raise UserError(f"Row {i} of {where} has the final answer {answer!r}, which is not a number.")
         pid = problem_id(question)
         if pid in seen:
             continue  # the same question twice: keep the first

@@ -26,16 +26,16 @@ def check_answers(df: pl.DataFrame) -> pl.DataFrame:
     answers, targets, types = df["answer"].to_list(), df["target"].to_list(), df["type"].to_list()
     no_answer = [k and a is None for k, a in zip(kept, answers, strict=True)]
     df = drop_where(df, no_answer, "no_answer")
-    wrong = [
-        k and a is not None and not answers_equal(t, a) for k, a, t in zip(kept, answers, targets, strict=True)
-    ]
+    wrong = [k and a is not None and not answers_equal(t, a) for k, a, t in zip(kept, answers, targets, strict=True)]
     df = drop_where(df, wrong, "wrong_answer")
     # a kept row is verified (by what its type's target came from, unless a stage said so already);
     # a row this check dropped is not, whatever an earlier labelling stage wrote
     by = pl.Series([VERIFIED_BY.get(t, "target") for t in types], dtype=pl.String)
     failed = pl.Series(no_answer) | pl.Series(wrong)
     return df.with_columns(
-        verified_by=pl.when(kept_mask(df)).then(pl.coalesce(pl.col("verified_by"), by))
-        .when(failed).then(None)
+        verified_by=pl.when(kept_mask(df))
+        .then(pl.coalesce(pl.col("verified_by"), by))
+        .when(failed)
+        .then(None)
         .otherwise(pl.col("verified_by"))
     )

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from core.datasets import load_problems
 from core.errors import UserError
 from core.funnel import format_funnel, funnel
 from core.journal import Journal
-from core.llm import BACKENDS, LLM, make_backend
+from core.llm import BACKENDS, LLM, GenParams, UsageCounter, make_backend
 from core.run_files import write_dataset, write_json, write_parquet
 from core.schemas import samples_frame
 from filters.answer_check import check_answers
@@ -63,15 +64,14 @@ def _check_run_settings(out: Path, settings: dict) -> None:
     write_json(settings, path)
 
 
-@task(name="augment-shard", cache_policy=NO_CACHE)
-async def augment_shard(
+async def _augment_pairs(
     shard: str,
     pairs: list[tuple[dict, str]],
     llm: LLM,
     cfg: AugmentConfig,
     journal_dir: Path,
     in_flight: asyncio.Semaphore,
-    progress: Progress,
+    progress: Progress | None,
 ) -> dict:
     """Run every (problem, augmenter) pair of one shard; each finished pair is journaled at once."""
     logger = get_run_logger()
@@ -87,10 +87,179 @@ async def augment_shard(
                 logger.warning("failed: %s", failures[-1])
             else:
                 writer.append(problem["id"], name, samples)
-        await progress.advance()
+        if progress is not None:
+            await progress.advance()
 
     await asyncio.gather(*(one(problem, name) for problem, name in pairs))
     return {"shard": shard, "pairs": len(pairs), "failures": failures}
+
+
+@task(name="augment-shard", cache_policy=NO_CACHE)
+async def augment_shard(
+    shard: str,
+    pairs: list[tuple[dict, str]],
+    llm: LLM,
+    cfg: AugmentConfig,
+    journal_dir: Path,
+    in_flight: asyncio.Semaphore,
+    progress: Progress,
+) -> dict:
+    """A shard awaited in the flow's own event loop, sharing its backend, in-flight bound and progress bar."""
+    return await _augment_pairs(shard, pairs, llm, cfg, journal_dir, in_flight, progress)
+
+
+# --- shards on a Prefect task runner (threads, Dask, Ray) ---------------------------------------------------------
+
+TASK_RUNNERS = ("loop", "threads", "dask", "ray")
+# in-process engines (core.llm.batching) take chat() calls from any thread or event loop; the openai backend's
+# clients and semaphore belong to the event loop that made them
+THREAD_SAFE_BACKENDS = ("local", "vllm")
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendSpec:
+    """The backend options as a picklable recipe, so a shard on another thread or process builds its own."""
+
+    backend: str
+    model: str | None = None
+    base_url: str | None = None
+    concurrency: int = 32
+    max_batch: int | None = None
+
+    def build(self) -> LLM:
+        return make_backend(
+            self.backend,
+            model=self.model,
+            base_url=self.base_url,
+            concurrency=self.concurrency,
+            max_batch=self.max_batch,
+        )
+
+
+_worker_backends: dict[BackendSpec, LLM] = {}
+_worker_backends_lock = threading.Lock()
+
+
+def _worker_backend(spec: BackendSpec) -> LLM:
+    """An in-process engine loads once per worker process, then every shard there shares it."""
+    with _worker_backends_lock:
+        if spec not in _worker_backends:
+            _worker_backends[spec] = spec.build()
+        return _worker_backends[spec]
+
+
+class _CountedLLM:
+    """One shard's view of a shared backend: counts that shard's own usage."""
+
+    def __init__(self, inner: LLM) -> None:
+        self.inner, self.name, self.usage = inner, inner.name, UsageCounter()
+
+    async def chat(self, messages: list, n: int = 1, params: GenParams = GenParams()) -> list:
+        completions = await self.inner.chat(messages, n=n, params=params)
+        self.usage.add(completions)
+        return completions
+
+    def close(self) -> None:
+        pass
+
+
+@task(name="augment-shard", cache_policy=NO_CACHE)
+async def augment_shard_on_worker(
+    shard: str,
+    pairs: list[tuple[dict, str]],
+    backend: LLM | BackendSpec,
+    cfg: AugmentConfig,
+    journal_dir: Path,
+    concurrency: int,
+) -> dict:
+    """A shard run by a task runner in its own event loop (a worker thread, or a Dask / Ray worker process).
+
+    `backend` is the flow's own thread-safe engine (threads) or a BackendSpec: an openai backend is built per
+    shard (it belongs to this shard's event loop); a local / vllm engine loads once per worker process.
+    The result carries the shard's usage when it did not use the flow's own backend object.
+    """
+    if not isinstance(backend, BackendSpec):
+        result = await _augment_pairs(shard, pairs, backend, cfg, journal_dir, asyncio.Semaphore(concurrency), None)
+        return {**result, "usage": None}
+    shared = backend.backend in THREAD_SAFE_BACKENDS
+    llm: LLM = _CountedLLM(_worker_backend(backend)) if shared else backend.build()
+    try:
+        result = await _augment_pairs(shard, pairs, llm, cfg, journal_dir, asyncio.Semaphore(concurrency), None)
+    finally:
+        if not shared:
+            llm.close()
+    return {**result, "usage": dataclasses.asdict(llm.usage)}
+
+
+def make_task_runner(name: str, workers: int | None = None, address: str | None = None):
+    """The Prefect task runner named by --task-runner (None for `loop`); Dask and Ray only when installed."""
+    if name == "loop":
+        return None
+    if workers is not None and workers < 1:
+        raise UserError("--workers must be at least 1.")
+    if name == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=workers or 4)
+    if name == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise UserError(
+                "--task-runner dask needs prefect-dask: install it with `pip install 'mathaug[scale]'`."
+            ) from None
+        if address:
+            return DaskTaskRunner(address=address)
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # a local cluster's start/stop chatter
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers or 2, "threads_per_worker": 1})
+    if name == "ray":
+        try:
+            from prefect_ray import RayTaskRunner
+        except ImportError:
+            raise UserError("--task-runner ray needs prefect-ray: install it with `pip install prefect-ray`.") from None
+        init_kwargs = {"num_cpus": workers} if workers and not address else None
+        return RayTaskRunner(address=address, init_kwargs=init_kwargs)
+    raise UserError(f"Unknown task runner {name!r}; choose one of {', '.join(TASK_RUNNERS)}.")
+
+
+async def _run_shards_on(
+    runner,
+    shards: list[tuple[str, list]],
+    backend: LLM | BackendSpec,
+    cfg: AugmentConfig,
+    journal_dir: Path,
+    concurrency: int,
+    progress: Progress,
+) -> list[dict]:
+    """Submit every shard to the task runner; advance the progress as shards finish, in the flow's loop."""
+    from prefect.futures import as_completed
+
+    loop = asyncio.get_running_loop()
+
+    def submit_and_wait() -> list[dict]:
+        with runner:
+            futures = [
+                runner.submit(
+                    augment_shard_on_worker,
+                    parameters=dict(
+                        shard=name,
+                        pairs=pairs,
+                        backend=backend,
+                        cfg=cfg,
+                        journal_dir=journal_dir,
+                        concurrency=concurrency,
+                    ),
+                )
+                for name, pairs in shards
+            ]
+            results = []
+            for future in as_completed(futures):
+                result = future.result()
+                asyncio.run_coroutine_threadsafe(progress.advance(result["pairs"]), loop).result()
+                results.append(result)
+            return results
+
+    return await asyncio.to_thread(submit_and_wait)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +316,9 @@ async def augment_gsm8k(
     shard_size: int = 8,
     concurrency: int = 32,
     max_batch: int | None = None,
+    task_runner: str = "loop",
+    workers: int | None = None,
+    runner_address: str | None = None,
 ) -> dict:
     """Augment GSM8K-form problems with the chosen augmenters; returns the funnel and output paths."""
     logger = get_run_logger()
@@ -160,6 +332,7 @@ async def augment_gsm8k(
         decontaminate=filter_opts.decontaminate,
     )
     out_dir = Path(out)
+    runner = make_task_runner(task_runner, workers, runner_address)
     problems = load_problems(dataset, limit=limit, split=split)
     out_dir.mkdir(parents=True, exist_ok=True)
     llm = make_backend(backend, model=model, base_url=base_url, concurrency=concurrency, max_batch=max_batch)
@@ -183,13 +356,27 @@ async def augment_gsm8k(
         started = time.monotonic()
         progress = Progress(total, "augment (problem x augmenter)", key="augment-progress")
         await progress.start()
-        in_flight = asyncio.Semaphore(concurrency)
-        results = await asyncio.gather(
-            *(augment_shard(name, pairs, llm, cfg, out_dir / "journal", in_flight, progress) for name, pairs in shards)
-        )
+        if runner is None:  # every shard in this event loop, sharing one backend and one in-flight bound
+            in_flight = asyncio.Semaphore(concurrency)
+            journal_dir = out_dir / "journal"
+            results = await asyncio.gather(
+                *(augment_shard(name, pairs, llm, cfg, journal_dir, in_flight, progress) for name, pairs in shards)
+            )
+        else:
+            # threads share the flow's engine where it is thread-safe; anything else builds its own from the options
+            spec = BackendSpec(backend, model, base_url, concurrency, max_batch)
+            shared = task_runner == "threads" and backend in THREAD_SAFE_BACKENDS
+            logger.info("shards run on the %s task runner", task_runner)
+            results = await _run_shards_on(
+                runner, shards, llm if shared else spec, cfg, out_dir / "journal", concurrency, progress
+            )
         progress.close()
         elapsed = time.monotonic() - started
         failures = [f for r in results for f in r["failures"]]
+        usage = llm.usage
+        for shard_usage in (r.get("usage") for r in results):
+            if shard_usage:
+                usage = _add_usage(usage, shard_usage)
 
         samples = await filter_samples(samples_frame(journal.samples()), problems, filter_opts, llm)
         write_parquet(samples, out_dir / "samples.parquet")
@@ -203,8 +390,8 @@ async def augment_gsm8k(
             "pairs_failed": len(failures),
             "failures": failures[:50],
             "generation_seconds": round(elapsed, 2),
-            "usage": dataclasses.asdict(llm.usage),
-            "completion_tokens_per_s": round(llm.usage.completion_tokens / elapsed, 2) if elapsed > 0 else None,
+            "usage": dataclasses.asdict(usage),
+            "completion_tokens_per_s": round(usage.completion_tokens / elapsed, 2) if elapsed > 0 else None,
         }
         write_json(stats, out_dir / "stats.json")
     finally:
@@ -218,6 +405,11 @@ async def augment_gsm8k(
     if failures:
         logger.warning("%d problem/augmenter pairs failed; run the same command again to retry them", len(failures))
     return {"out": str(out_dir), "funnel": stats["funnel"], "failures": len(failures), "kept": train.height}
+
+
+def _add_usage(total: UsageCounter, shard: dict) -> UsageCounter:
+    summed = {k: getattr(total, k) + v for k, v in shard.items() if isinstance(v, int)}
+    return dataclasses.replace(total, **summed)
 
 
 # --- the command line -------------------------------------------------------------------------------------------
@@ -260,6 +452,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard-size", type=int, default=8, help="problems per Prefect task")
     p.add_argument("--concurrency", type=int, default=32, help="problem/augmenter pairs in flight")
     p.add_argument("--max-batch", type=int, default=None, help="batch size of in-process backends")
+    p.add_argument(
+        "--task-runner",
+        default="loop",
+        choices=TASK_RUNNERS,
+        help="how shards run: 'loop' (default) awaits them all in the flow's event loop with one shared backend; "
+        "'threads' runs them on Prefect's ThreadPoolTaskRunner (local/vllm engines are shared, the openai backend "
+        "is built per shard); 'dask' / 'ray' run them on worker processes (pip install 'mathaug[scale]' / "
+        "prefect-ray), each building its own backend, so a local model loads once per worker. With a task runner, "
+        "--concurrency counts per shard",
+    )
+    p.add_argument("--workers", type=int, default=None, help="threads or worker processes (default: 4 threads, 2 Dask)")
+    p.add_argument("--runner-address", default=None, help="an existing Dask scheduler / Ray cluster address")
 
 
 def _positive(args: argparse.Namespace, *names: str) -> None:
@@ -302,6 +506,9 @@ def run(args: argparse.Namespace) -> int:
             shard_size=args.shard_size,
             concurrency=args.concurrency,
             max_batch=args.max_batch,
+            task_runner=args.task_runner,
+            workers=args.workers,
+            runner_address=args.runner_address,
             return_state=True,
         )
     )

@@ -1,4 +1,4 @@
-"""The `flows` command: `flows list`, `flows run NAME [options]`.
+"""The `flows` command: `flows list`, `flows run NAME [options]`, `flows serve` and `flows deploy` (deployments).
 
 Errors a user can cause end in one sentence on stderr and a non-zero exit code, never a traceback.
 """
@@ -11,6 +11,7 @@ import os
 import sys
 
 from core.errors import UserError
+from flows import deploy  # light: imports prefect only when serve or deploy runs
 from flows.command import FlowCommand
 
 # name -> "module:attribute" of its FlowCommand; imported only when used, so `flows list` is instant.
@@ -55,15 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run one flow: flows run NAME [options]", add_help=False)
     run.add_argument("name", nargs="?")
     run.add_argument("-h", "--help", action="store_true")
+    serve_help = "serve every flow as a Prefect deployment until Ctrl-C; runs come from `prefect deployment run`"
+    deploy_help = "register every flow as a deployment of a work pool; `prefect worker start --pool POOL` runs them"
+    deploy.add_serve_arguments(sub.add_parser("serve", help=serve_help, description=serve_help))
+    deploy.add_deploy_arguments(sub.add_parser("deploy", help=deploy_help, description=deploy_help))
     args, rest = parser.parse_known_args(argv)
 
+    if args.verb in ("list", "serve", "deploy") and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.verb == "list":
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         print("\n".join(FLOWS))
         return 0
 
     try:
+        if args.verb in ("serve", "deploy"):
+            return deploy.serve_command(args) if args.verb == "serve" else deploy.deploy_command(args)
         if args.name is None:
             if args.help:
                 run.print_help()

@@ -116,8 +116,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.select_budget is not None and args.select_budget < 1:
         raise UserError("--select-budget must be a positive number of samples.")
     report = run_flow(
-        diversity_report,
-        run=args.run, model=args.model, select_budget=args.select_budget, cache_dir=args.cache_dir
+        diversity_report, run=args.run, model=args.model, select_budget=args.select_budget, cache_dir=args.cache_dir
     )
     gains = ", ".join(f"{row['type']} {row['gain']}" for row in gain_table(report))
     print(f"diversity gain: {gains}")

@@ -2,7 +2,10 @@
 
 Each reply echoes the last user message and ends with `The answer is: N`, N being the first number in that
 message or what the test's `answer_for` says, so every augmenter gets parseable text. `fault_share` of requests
-answer 429 / 500 / empty content / broken JSON in turn, so clients' retries get exercised.
+answer with one of `faults` in turn (default: 429 / 500 / empty content / broken JSON), so clients' retries get
+exercised. More fault kinds: "timeout" (the reply comes only after `stall_s`: a client with a shorter timeout gives
+up) and "disconnect" (the connection closes with no reply). `reject_for(user_text) -> str | None` answers 400 with
+that message, a permanent failure like a server's "maximum context length" error.
 """
 
 from __future__ import annotations
@@ -11,19 +14,42 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
+class _Server(ThreadingHTTPServer):
+    # a listen backlog of 5 (the default) drops connections when many clients connect at once on a loaded
+    # machine: the client then retries a fault the server never saw, and the tests count retries exactly
+    request_queue_size = 256
+
+
 class FakeOpenAI:
-    def __init__(self, delay_s: float = 0.0, fault_share: float = 0.0, answer_for=None) -> None:
+    FAULTS = ("429", "500", "empty", "json", "timeout", "disconnect")
+
+    def __init__(
+        self,
+        delay_s: float = 0.0,
+        fault_share: float = 0.0,
+        answer_for=None,
+        faults: tuple[str, ...] = ("429", "500", "empty", "json"),
+        stall_s: float = 5.0,
+        reject_for=None,
+    ) -> None:
         """`answer_for(user_text) -> str | None` picks the final answer (default: the first number in the text)."""
+        unknown = set(faults) - set(self.FAULTS)
+        assert not unknown, f"unknown fault kinds {unknown}"
         self.answer_for = answer_for
+        self.reject_for = reject_for
         self.delay_s = delay_s
         self.fault_share = fault_share
+        self.fault_kinds = tuple(faults)
+        self.stall_s = stall_s
         self.requests = 0
         self.faults = 0
+        self.fault_counts: Counter[str] = Counter()  # per kind, "400" included
         self._lock = threading.Lock()
         server = self
 
@@ -32,28 +58,43 @@ class FakeOpenAI:
                 pass
 
             def _send(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up first (a timeout fault)
 
             def do_GET(self) -> None:
                 self._send(200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode())
 
             def do_POST(self) -> None:
-                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                try:
+                    request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                except (ValueError, TypeError):  # e.g. a client killed while sending
+                    return self._send(400, b'{"error": {"message": "the request body is not JSON"}}')
                 if request["model"] == "missing":
                     return self._send(404, b'{"error": {"message": "The model `missing` does not exist."}}')
+                user = [m["content"] for m in request["messages"] if m["role"] == "user"][-1]
+                rejection = server.reject_for and server.reject_for(user)
+                if rejection:
+                    with server._lock:
+                        server.requests += 1
+                        server.fault_counts["400"] += 1
+                    return self._send(400, json.dumps({"error": {"message": rejection}}).encode())
                 fault = server._next_fault()
-                time.sleep(server.delay_s)
+                time.sleep(server.delay_s + (server.stall_s if fault == "timeout" else 0.0))
+                if fault == "disconnect":
+                    self.close_connection = True
+                    return None
                 if fault == "429":
                     return self._send(429, b'{"error": {"message": "slow down"}}')
                 if fault == "500":
                     return self._send(500, b'{"error": {"message": "boom"}}')
                 if fault == "json":
                     return self._send(200, b'{"id": "x", "choices": [')
-                user = [m["content"] for m in request["messages"] if m["role"] == "user"][-1]
                 number = (server.answer_for and server.answer_for(user)) or (_NUMBER.findall(user) or ["0"])[0]
                 content = "" if fault == "empty" else f"{user}\nWe work it out.\nThe answer is: {number}"
                 n = request.get("n", 1)
@@ -70,7 +111,7 @@ class FakeOpenAI:
                 }
                 self._send(200, json.dumps(body).encode())
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -80,7 +121,9 @@ class FakeOpenAI:
             if self.fault_share <= 0 or (self.requests * self.fault_share) % 1 >= self.fault_share:
                 return None
             self.faults += 1
-            return ("429", "500", "empty", "json")[self.faults % 4]
+            kind = self.fault_kinds[self.faults % len(self.fault_kinds)]
+            self.fault_counts[kind] += 1
+            return kind
 
     def __enter__(self) -> FakeOpenAI:
         self._thread.start()

@@ -59,9 +59,31 @@ def _journal_pairs(out: Path) -> list[tuple[str, str]]:
 
 
 def _cli(out: Path, url: str) -> list[str]:
-    return [sys.executable, "-m", "flows.cli", "run", "augment-gsm8k", "--backend", "openai", "--model", "fake",
-            "--base-url", url, "--limit", "6", "--augmenters", "ansaug,rephrase,fobar", "--shard-size", "2",
-            "--concurrency", "2", "--no-report", "--no-near-dedup", "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "flows.cli",
+        "run",
+        "augment-gsm8k",
+        "--backend",
+        "openai",
+        "--model",
+        "fake",
+        "--base-url",
+        url,
+        "--limit",
+        "6",
+        "--augmenters",
+        "ansaug,rephrase,fobar",
+        "--shard-size",
+        "2",
+        "--concurrency",
+        "2",
+        "--no-report",
+        "--no-near-dedup",
+        "--out",
+        str(out),
+    ]
 
 
 def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):

@@ -1,0 +1,90 @@
+"""Malformed inputs through the real `flows` CLI: each ends in one clear sentence and a non-zero exit, no traceback.
+
+A 100,000-character question is not malformed to the loader: the server refuses it per pair, with the reason
+recorded (test_flaky_server.py). The cases run as concurrent subprocesses against the suite's Prefect server.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from reliability_helpers import error_lines, flows
+
+DEAD_LLM = ["--backend", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--limit", "1"]
+GOOD = json.dumps({"question": "Tom has 3 apples and buys 4 more. How many has he?", "answer": "3 + 4 = 7\n#### 7"})
+
+
+def jsonl(*rows: dict) -> str:
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+# name -> (file name or None, its content (None: no file), extra options, words the one error line must hold)
+CASES: dict[str, tuple[str | None, str | bytes | None, list[str], list[str]]] = {
+    "broken jsonl": ("d.jsonl", GOOD + '\n{"question": "Half a line', [], ["Line 2 of", "not valid JSON"]),
+    "a row that is not an object": ("d.jsonl", '["a", "list"]\n', [], ["Line 1 of", "not a JSON object"]),
+    "missing question": ("d.jsonl", jsonl({"answer": "#### 7"}), [], ["Row 1 of", "no text in its 'question'"]),
+    "missing answer": ("d.jsonl", jsonl({"question": "Q?"}), [], ["Row 1 of", "has no 'answer' field"]),
+    "question not text": ("d.jsonl", jsonl({"question": 123, "answer": "#### 7"}), [], ["Row 1 of", "'question'"]),
+    "no final answer": ("d.jsonl", jsonl({"question": "Q?", "answer": "steps #### "}), [], ["no final answer"]),
+    "empty file": ("d.jsonl", "", [], ["holds no rows"]),
+    "missing file": ("nowhere.jsonl", None, [], ["does not exist"]),
+    "not jsonl or parquet": ("d.csv", "question,answer\nQ?,7\n", [], ["neither .jsonl nor .parquet"]),
+    "broken parquet": ("d.parquet", b"PAR1 not really", [], ["not a readable Parquet file"]),
+    "unknown option": (None, None, ["--task-runer", "threads"], ["unrecognized arguments: --task-runer"]),
+    "unknown task runner": (None, None, ["--task-runner", "spark"], ["invalid choice: 'spark'"]),
+    "no workers": (None, None, ["--task-runner", "threads", "--workers", "0"], ["--workers must be at least 1."]),
+}
+if importlib.util.find_spec("prefect_ray") is None:
+    CASES["ray not installed"] = (None, None, ["--task-runner", "ray"], ["needs prefect-ray", "pip install"])
+if importlib.util.find_spec("prefect_dask") is None:
+    CASES["dask not installed"] = (None, None, ["--task-runner", "dask"], ["needs prefect-dask", "mathaug[scale]"])
+
+# not caught yet: the loader takes these rows (see issue 7's report for the core/datasets.py change)
+ANSWER_CASES = {
+    "non-numeric gold": ("d.jsonl", jsonl({"question": "Q?", "answer": "steps #### abc"}), [], ["not a number"]),
+    "answer not text": ("d.jsonl", jsonl({"question": "Q?", "answer": ["#### 7"]}), [], ["Row 1 of", "list"]),
+}
+
+
+def _run_case(server, folder, name, case):
+    file_name, content, extra, _ = case
+    args = ["run", "augment-gsm8k", *DEAD_LLM, "--out", str(folder / "out"), *extra]
+    if file_name:
+        path = folder / file_name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            path.write_text(content)
+        args += ["--dataset", str(path)]
+    return flows(server, *args)
+
+
+@pytest.fixture(scope="module")
+def outcomes(prefect_server, tmp_path_factory):
+    """Every case's CompletedProcess, six at a time."""
+    cases = {**CASES, **ANSWER_CASES}
+    folders = {name: tmp_path_factory.mktemp("case") for name in cases}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = {name: pool.submit(_run_case, prefect_server, folders[name], name, c) for name, c in cases.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _assert_one_sentence(result, words):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    [line] = error_lines(result)
+    for word in words:
+        assert word.lower() in line.lower(), line
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_malformed_input_ends_in_one_sentence(name, outcomes):
+    _assert_one_sentence(outcomes[name], CASES[name][3])
+
+
+@pytest.mark.parametrize("name", list(ANSWER_CASES))
+def test_non_numeric_or_mistyped_answers_end_in_one_sentence(name, outcomes):
+    _assert_one_sentence(outcomes[name], ANSWER_CASES[name][3])
