@@ -60,7 +60,7 @@ def gain_table(report: dict) -> list[dict]:
     return rows
 
 
-@flow(name="diversity-report", log_prints=True)
+@flow(name="diversity-report")
 @fails_cleanly
 def diversity_report(
     run: str,

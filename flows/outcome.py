@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from typing import Any
 
 from prefect.states import Failed, State
@@ -16,21 +17,25 @@ def fails_cleanly(fn):
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
-        async def async_wrapper(*args, **kwargs):
+        async def wrapper(*args, **kwargs):
             try:
                 return await fn(*args, **kwargs)
             except UserError as exc:
                 return Failed(message=str(exc))
 
-        return async_wrapper
+    else:
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except UserError as exc:
-            return Failed(message=str(exc))
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except UserError as exc:
+                return Failed(message=str(exc))
 
+    # Prefect builds its parameter model from the annotations; resolve them where the flow was written, since
+    # names in string annotations (`from __future__ import annotations`) mean nothing in this module
+    wrapper.__annotations__ = typing.get_type_hints(fn)
+    wrapper.__signature__ = inspect.signature(fn, eval_str=True)
     return wrapper
 
 
