@@ -25,6 +25,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from core.journal import written_pairs
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the loopback fake server the tests use
 
@@ -103,13 +105,7 @@ def throughput(args: argparse.Namespace, dataset: str) -> None:
 
 
 def _pairs(out: Path) -> list[tuple[str, str]]:
-    pairs = []
-    for path in sorted((out / "journal").glob("*.jsonl")):
-        for line in path.read_text().splitlines(keepends=True):
-            if line.endswith("\n"):
-                record = json.loads(line)
-                pairs.append((record["problem_id"], record["augmenter"]))
-    return pairs
+    return written_pairs(out / "journal")
 
 
 def kill_trials(args: argparse.Namespace, dataset: str) -> None:

@@ -18,25 +18,14 @@ class Journal:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def _files(self) -> list[Path]:
-        return sorted(self.folder.glob("*.jsonl"))
-
     def records(self) -> list[dict]:
         """Every complete record, first one kept where a pair appears twice."""
         seen, out = set(), []
-        for path in self._files():
-            with path.open(encoding="utf-8") as f:
-                for line in f:
-                    if not line.endswith("\n"):
-                        break  # a kill cut this line short
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    key = (record["problem_id"], record["augmenter"])
-                    if key not in seen:
-                        seen.add(key)
-                        out.append(record)
+        for record in read_records(self.folder):
+            key = (record["problem_id"], record["augmenter"])
+            if key not in seen:
+                seen.add(key)
+                out.append(record)
         return out
 
     def done(self) -> set[tuple[str, str]]:
@@ -47,6 +36,26 @@ class Journal:
 
     def writer(self, name: str) -> JournalWriter:
         return JournalWriter(self.folder / f"{name}.jsonl")
+
+
+def read_records(folder: Path) -> list[dict]:
+    """Every complete record in the journal folder, in file order, repeats included (none if there is no folder)."""
+    out = []
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if not line.endswith("\n"):
+                    break  # a kill cut this line short
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    return out
+
+
+def written_pairs(folder: Path) -> list[tuple[str, str]]:
+    """The (problem, augmenter) of every complete record, in file order: a pair journaled twice shows twice."""
+    return [(r["problem_id"], r["augmenter"]) for r in read_records(folder)]
 
 
 class JournalWriter:

@@ -16,6 +16,8 @@ import polars as pl
 import pytest
 from fake_openai import FakeOpenAI
 
+from core.journal import written_pairs
+
 TYPES = {"GSM_AnsAug", "GSM_Rephrased", "GSM_SV", "GSM_FOBAR"}
 
 
@@ -49,13 +51,7 @@ def test_smollm2_end_to_end_attempts_every_type(prefect_harness, tmp_path):
 
 
 def _journal_pairs(out: Path) -> list[tuple[str, str]]:
-    pairs = []
-    for path in sorted((out / "journal").glob("*.jsonl")):
-        for line in path.read_text().splitlines(keepends=True):
-            if line.endswith("\n"):
-                record = json.loads(line)
-                pairs.append((record["problem_id"], record["augmenter"]))
-    return pairs
+    return written_pairs(out / "journal")
 
 
 def _cli(out: Path, url: str) -> list[str]:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from core.journal import written_pairs
+
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE_LIMIT = 6  # problems of the bundled sample in every run compared with the reference run
 REFERENCE_AUGMENTERS = "ansaug,rephrase,fobar"
@@ -131,13 +133,7 @@ def augment_args(url: str, out: Path, *extra: str, limit: int = REFERENCE_LIMIT,
 
 def journal_pairs(out: Path) -> list[tuple[str, str]]:
     """Every complete journal record's (problem, augmenter), in file order (a pair twice would show twice)."""
-    pairs = []
-    for path in sorted((out / "journal").glob("*.jsonl")):
-        for line in path.read_text().splitlines(keepends=True):
-            if line.endswith("\n"):
-                record = json.loads(line)
-                pairs.append((record["problem_id"], record["augmenter"]))
-    return pairs
+    return written_pairs(out / "journal")
 
 
 def most_repeated(items: list) -> int:
