@@ -30,6 +30,7 @@ class AugmentConfig:
     muggle_k: int = 4  # solutions sampled to vote a label for each new question
     muggle_agreement: float = 0.5  # share of votes the majority answer needs
     perturb_n: int = 2  # perturbed versions per problem
+    perturb_programs: str = "solution,model"  # where perturb programs come from, in order (see augmenters.perturb)
 
     def params(
         self, *, temperature: float | None = None, max_tokens: int | None = None, seed_key: str = ""

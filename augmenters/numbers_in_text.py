@@ -2,6 +2,8 @@
 
 A number counts only when it stands on its own: "48", "1,200", "2.5", "$12", "25%", "120-page". Digits that are
 part of a word or of another notation are left alone: "2nd", "5kg", "3pm", "COVID-19", "3:30", "1/2", "v1.2.3".
+Numbers spelled out ("twenty-four") and values that words stand for ("twice", "a dozen", "an hour") are read too,
+so that a perturbation can leave alone a written number it cannot tell apart from them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ _NUMBER_RE = re.compile(
     r"(?![\w]|[.,/:]\d)"  # not the head of a word ("2nd"), a longer number, a fraction or a time
 )
 _PERCENT_RE = re.compile(r"\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
+# "5 days a week": a count of one unit per a larger one can be at most so many
+_PER = {
+    ("day", "week"): 7, ("hour", "day"): 24, ("month", "year"): 12, ("week", "year"): 52, ("day", "month"): 31,
+    ("day", "year"): 365, ("minute", "hour"): 60, ("second", "minute"): 60, ("hour", "week"): 168,
+}  # fmt: skip
+_PER_RE = re.compile(r"\s+(day|hour|month|week|minute|second)s?\s+(?:a|an|per|each|every|in\s+a)\s+(\w+)", re.I)
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class TextNumber:
     decimals: int  # digits after the decimal point as written
     commas: bool  # written with thousands separators
     percent: bool  # followed by "%" or "percent"
+    most: int | None = None  # the largest value that still makes sense: 7 for "5 days a week"
 
 
 def find_numbers(text: str) -> list[TextNumber]:
@@ -48,9 +57,15 @@ def find_numbers(text: str) -> list[TextNumber]:
                 decimals=len(frac),
                 commas="," in m.group("int"),
                 percent=bool(_PERCENT_RE.match(text, m.end())),
+                most=_most(text, m.end()),
             )
         )
     return found
+
+
+def _most(text: str, end: int) -> int | None:
+    m = _PER_RE.match(text, end)
+    return _PER.get((m.group(1).lower(), m.group(2).lower())) if m else None
 
 
 def format_like(value: Fraction | int, like: TextNumber) -> str:
@@ -73,3 +88,70 @@ def replace_numbers(text: str, new_values: dict[Fraction, Fraction | int]) -> st
             pieces += [text[last : number.start], format_like(new_values[number.value], number)]
             last = number.end
     return "".join(pieces) + text[last:]
+
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_WORD_NUMBER_RE = re.compile(
+    rf"\b(?:({'|'.join(_TENS)})(?:[- ]({'|'.join(_UNITS)}))?|({'|'.join(_UNITS)}))(?:[- ](hundred|thousand))?\b",
+    re.IGNORECASE,
+)
+
+
+def word_numbers(text: str) -> set[Fraction]:
+    """Numbers spelled out in `text`: "five", "twenty-four", "three hundred"."""
+    found = set()
+    for m in _WORD_NUMBER_RE.finditer(text):
+        tens, unit_after_tens, unit, scale = (g.lower() if g else None for g in m.groups())
+        value = _TENS[tens] + (_UNITS[unit_after_tens] if unit_after_tens else 0) if tens else _UNITS[unit or "zero"]
+        found.add(Fraction(value * {"hundred": 100, "thousand": 1000, None: 1}[scale]))
+    return found
+
+
+# Values a solution may use because of a word, not a written number: "twice" is 2, "an hour" is 60 minutes.
+_IMPLIED = {
+    2: "half halves halved twice double doubled doubles pair pairs couple both second",
+    3: "third thirds triple tripled triples thrice yard yards",
+    4: "quarter quarters quadruple quadrupled gallon gallons fourth fourths",
+    5: "nickel nickels fifth fifths",
+    6: "sixth sixths",
+    8: "eighth eighths",
+    9: "ninth ninths",
+    7: "week weeks weekly seventh sevenths",
+    10: "dime dimes decade decades tenth tenths",
+    12: "dozen dozens month months monthly year years yearly annual annually foot feet inch inches",
+    16: "pound pounds",
+    24: "day days daily hour hours",
+    25: "quarter quarters",
+    30: "month months monthly",
+    52: "week weeks weekly year years yearly annual annually",
+    60: "hour hours hourly minute minutes second seconds",
+    100: "percent percentage cent cents century centuries",
+    365: "year years yearly annual annually",
+    1000: "thousand",
+}
+_IMPLIED_BY_WORD: dict[str, set[Fraction]] = {}
+for _value, _words in _IMPLIED.items():
+    for _word in _words.split():
+        _IMPLIED_BY_WORD.setdefault(_word, set()).add(Fraction(_value))
+_WORD_RE = re.compile(r"[a-z]+")
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def implied_values(text: str) -> set[Fraction]:
+    """Values `text` holds other than as standalone numbers: what its words may stand for in a solution ("twice":
+    2, "a week": 7 or 52, "%": 100), numbers spelled out, and digits inside other notations ("2:5", "1/2", "2nd")."""
+    found = set().union(*(_IMPLIED_BY_WORD.get(w, set()) for w in _WORD_RE.findall(text.lower())))
+    if "%" in text:
+        found.add(Fraction(100))
+    spans = [(n.start, n.end) for n in find_numbers(text)]
+    inside = {
+        Fraction(m.group())
+        for m in _DIGITS_RE.finditer(text)
+        if not any(start <= m.start() and m.end() <= end for start, end in spans)
+    }
+    return found | word_numbers(text) | inside

@@ -14,20 +14,25 @@
    new answer exactly (`target`); k solutions are sampled and the row keeps one that reaches the target if any.
 
 An input is perturbed only when its value is written as a standalone number in the question, is neither 0 nor 1,
-and does not also appear as a literal elsewhere in the program (then we could not tell which "3" is which).
-Inputs with equal values move together, since the question text cannot tell them apart.
+does not also appear as a literal elsewhere in the program (then we could not tell which "3" is which), and is
+not a value a word of the question may stand for ("2" beside "twice", "7" beside "a week": `implied_values`).
+A percentage of 50 stays fixed (a solution may compute one half and use it for the other). A value written more
+than once in the question stays fixed too: "collected 15 coins ... gave 15 of them away" may
+be one quantity or two, and moving both could make the question nonsense.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from augmenters.base import AugmentConfig, few_shot_messages, finish_response, solve
-from augmenters.numbers_in_text import TextNumber, find_numbers, replace_numbers
+from augmenters.numbers_in_text import TextNumber, find_numbers, implied_values, replace_numbers, word_numbers
 from augmenters.program_eval import (
     DEFAULT_LIMITS,
     Limits,
@@ -39,6 +44,7 @@ from augmenters.program_eval import (
     parse_program,
     run_program,
 )
+from augmenters.solution_program import program_from_solution, read_marks
 from core.answers import answers_equal, parse_number
 from core.llm.base import LLM, Completion, Message
 from core.schemas import new_sample
@@ -84,7 +90,6 @@ PROGRAM_SHOTS: list[tuple[str, str]] = [
 ]
 
 _CALC_RE = re.compile(r"<<[^<>]*>>")
-_CALC_RESULT_RE = re.compile(r"<<[^<>=]*=([^<>=]*)>>")
 _FENCE_RE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 _PRINT_RE = re.compile(r"^\s*print\s*\(.*\)\s*$")
 _ANSWER_LINE_RE = re.compile(r"^answer\s*=")
@@ -132,37 +137,43 @@ class CheckedProgram:
 def perturbable_groups(program: Program, question: str) -> tuple[dict[Fraction, list[str]], dict[Fraction, TextNumber]]:
     """Inputs that may change, grouped by original value, and how each value is written in the question."""
     styles: dict[Fraction, TextNumber] = {}
-    for number in find_numbers(question):
+    written = find_numbers(question)
+    for number in written:
         seen = styles.get(number.value, number)
         styles[number.value] = replace(
             seen,
             decimals=max(seen.decimals, number.decimals),
             commas=seen.commas or number.commas,
             percent=seen.percent or number.percent,
+            most=min((m for m in (seen.most, number.most) if m is not None), default=None),
         )
     groups: dict[Fraction, list[str]] = {}
+    counts = Counter(number.value for number in written)
+    fixed = program.literals | implied_values(question) | {v for v, n in counts.items() if n > 1}
+    # 50% splits a whole into two equal parts: a solution may use one part for both, which breaks at 60%
+    fixed |= {number.value for number in written if number.percent and number.value == 50}
     for name, value in program.inputs.items():
         v = Fraction(value)
-        if v in styles and v not in program.literals and (v > 1 or (v > 0 and styles[v].decimals > 0)):
+        if v in styles and v not in fixed and (v > 1 or (v > 0 and styles[v].decimals > 0)):
             groups.setdefault(v, []).append(name)
     return groups, {v: styles[v] for v in groups}
 
 
-def solution_results(solution: str | None, gold: str) -> set[Fraction]:
-    """Values the reference solution computes (GSM8K `<<a*b=c>>` results) and the gold answer."""
-    values = {parse_number(m) for m in _CALC_RESULT_RE.findall(solution or "")} | {parse_number(gold)}
+def solution_results(calculations: list[str] | None, gold: str) -> set[Fraction]:
+    """Values the reference solution computes (the results of its calculator marks) and the gold answer."""
+    values = {result for _, result in read_marks(calculations)} | {parse_number(gold)}
     return {v for v in values if v is not None}
 
 
-def hardcoded_results(program: Program, question: str, solution: str | None, gold: str) -> set[Fraction]:
+def hardcoded_results(program: Program, question: str, calculations: list[str] | None, gold: str) -> set[Fraction]:
     """Computed values written into the program as numbers (not in the question): they would not follow new inputs."""
-    written = {n.value for n in find_numbers(question)}
+    written = {n.value for n in find_numbers(question)} | word_numbers(question)
     used = {Fraction(v) for v in program.inputs.values()} | set(program.literals)
-    return {v for v in used & solution_results(solution, gold) if v not in written and abs(v) > 2}
+    return {v for v in used & solution_results(calculations, gold) if v not in written and abs(v) > 2}
 
 
 def check_program(
-    source: str, question: str, gold: str, solution: str | None = None, limits: Limits = DEFAULT_LIMITS
+    source: str, question: str, gold: str, calculations: list[str] | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> CheckedProgram:
     """Parse, run on the original numbers and compare with `gold`; a ProgramError(reason) when it does not hold.
 
@@ -173,7 +184,7 @@ def check_program(
     original = run_program(program, None, limits)
     if not answers_equal(gold, answer_string(original.answer)):
         raise ProgramError("program_mismatch", f"the program gives {answer_string(original.answer)}, not {gold}")
-    if hardcoded := hardcoded_results(program, question, solution, gold):
+    if hardcoded := hardcoded_results(program, question, calculations, gold):
         shown = ", ".join(sorted(answer_string(v) for v in hardcoded))
         raise ProgramError("program_hardcodes_result", f"computed values written as numbers: {shown}")
     groups, styles = perturbable_groups(program, question)
@@ -196,6 +207,8 @@ def value_choices(value: Fraction, style: TextNumber) -> tuple[int, int, int, in
     high = 10**digits - 1
     if style.percent and value <= 100:
         high = min(high, 100 * scale)
+    if style.most is not None and value <= style.most:
+        high = min(high, style.most * scale)
     low = -(-low // step) * step
     return low, high, step, scale
 
@@ -207,9 +220,11 @@ def sample_value(value: Fraction, style: TextNumber, rng: random.Random) -> Frac
     if options <= 1:
         return value
     current = int(value * scale)
+    # "2.5" does not become "8.0": a written last decimal that was not 0 stays not 0
+    trailing_zero_ok = style.decimals == 0 or current % 10 == 0 or options <= 10
     while True:
         new = low + step * rng.randrange(options)
-        if new != current:
+        if new != current and (trailing_zero_ok or new % 10 != 0):
             return Fraction(new, scale)
 
 
@@ -276,36 +291,88 @@ class ProgramOutcome:
     checked: CheckedProgram | None
     source: str | None  # the program used, or the last candidate tried
     reason: str | None  # why no program could be used
+    origin: str | None = None  # where the program came from: "solution" (calculator marks) or "model"
 
 
-async def write_program(
+PROGRAM_ORIGINS = ("solution", "model")
+# why no program: the later in this list, the further a candidate got
+_REASON_RANK = [
+    "no_marks",
+    "unreadable_mark",
+    "unexplained_number",
+    "ambiguous_number",
+    "no_program",
+    "program_refused",
+    "program_error",
+    "program_mismatch",
+    "program_hardcodes_result",
+    "no_perturbable_inputs",
+]
+
+
+def program_origins(spec: str) -> tuple[str, ...]:
+    """`"solution,model"` -> ("solution", "model"): where programs are looked for, in order."""
+    origins = tuple(part.strip() for part in spec.split(",") if part.strip())
+    unknown = [o for o in origins if o not in PROGRAM_ORIGINS]
+    if unknown or not origins:
+        raise ValueError(f"program origins are a comma list of {', '.join(PROGRAM_ORIGINS)}, not {spec!r}")
+    return origins
+
+
+def _failed(source: str | None, error: ProgramError, origin: str) -> ProgramOutcome:
+    reason = error.reason
+    if reason not in _REASON_RANK:
+        reason = "program_refused" if _is_static(reason) else "program_error"
+    return ProgramOutcome(None, source, reason, origin)
+
+
+def _more_telling(a: ProgramOutcome, b: ProgramOutcome) -> ProgramOutcome:
+    return b if _REASON_RANK.index(b.reason or "no_program") >= _REASON_RANK.index(a.reason or "no_program") else a
+
+
+def program_from_marks(problem: dict) -> ProgramOutcome:
+    """The program read off the reference solution's calculator marks (`augmenters.solution_program`), checked."""
+    source = None
+    try:
+        source = program_from_solution(
+            problem["question"], problem.get("solution"), problem.get("calculations"), problem["answer"]
+        )
+        checked = check_program(source, problem["question"], problem["answer"], problem.get("calculations"))
+    except ProgramError as e:
+        return _failed(source, e, "solution")
+    return ProgramOutcome(checked, source, None, "solution")
+
+
+async def program_from_model(
     problem: dict, llm: LLM, cfg: AugmentConfig, candidates: int = PROGRAM_CANDIDATES
 ) -> ProgramOutcome:
-    """Ask for program candidates; the first that reproduces the gold answer wins, else the most telling reason."""
+    """Ask the model for program candidates; the first that holds wins, else the most telling reason."""
     messages = program_messages(problem["question"], problem.get("solution"), problem["answer"])
     params = cfg.params(seed_key=f"{problem['id']}:{AUGMENTER}:program")
     completions = await llm.chat(messages, n=candidates, params=params)
-    rank = [
-        "no_program",
-        "program_refused",
-        "program_error",
-        "program_mismatch",
-        "program_hardcodes_result",
-        "no_perturbable_inputs",
-    ]
-    best = ProgramOutcome(None, None, "no_program")
+    best = ProgramOutcome(None, None, "no_program", "model")
     for completion in completions:
         source = extract_program(completion.text)
         if source is None:
             continue
         try:
-            checked = check_program(source, problem["question"], problem["answer"], problem.get("solution"))
-            return ProgramOutcome(checked, source, None)
+            checked = check_program(source, problem["question"], problem["answer"], problem.get("calculations"))
+            return ProgramOutcome(checked, source, None, "model")
         except ProgramError as e:
-            reason = e.reason if e.reason in rank else ("program_refused" if _is_static(e.reason) else "program_error")
-            if rank.index(reason) >= rank.index(best.reason or "no_program"):
-                best = ProgramOutcome(None, source, reason)
+            best = _more_telling(best, _failed(source, e, "model"))
     return best
+
+
+async def write_program(problem: dict, llm: LLM, cfg: AugmentConfig) -> ProgramOutcome:
+    """A checked program from each origin of `cfg.perturb_programs` in turn (the reference solution's marks need
+    no model); the first that holds wins, else the most telling reason."""
+    failed = []
+    for origin in program_origins(cfg.perturb_programs):
+        outcome = program_from_marks(problem) if origin == "solution" else await program_from_model(problem, llm, cfg)
+        if outcome.checked is not None:
+            return outcome
+        failed.append(outcome)
+    return functools.reduce(_more_telling, failed)
 
 
 def _is_static(reason: str) -> bool:

@@ -1,7 +1,8 @@
 """Figures for the perturb augmenter on the first GSM8K train problems, with a real model.
 
 Prints
-- program coverage: share of problems for which the model wrote a program that reproduces the gold answer;
+- program coverage, per origin: share of problems with a program that reproduces the gold answer, read off the
+  reference solution's calculator marks (no model), written by the model, and either;
 - on the perturbed questions of the covered problems: majority-vote label precision, i.e. among questions whose
   k sampled solutions reached the agreement threshold (what the muggle augmenter would label), the share whose
   majority answer equals the program's exact answer; plus how often any one solution reached that answer.
@@ -31,10 +32,22 @@ from core.datasets import load_problems
 from core.llm import make_backend
 
 
-async def run_problem(problem: dict, llm, cfg: AugmentConfig) -> dict:
-    outcome = await perturb.write_program(problem, llm, cfg)
-    record = {"id": problem["id"], "reason": outcome.reason, "program": outcome.source, "questions": []}
-    if outcome.checked is None:
+async def run_problem(problem: dict, llm, cfg: AugmentConfig, origins: tuple[str, ...]) -> dict:
+    tried = {}
+    if "solution" in origins:
+        tried["solution"] = perturb.program_from_marks(problem)
+    if "model" in origins:
+        tried["model"] = await perturb.program_from_model(problem, llm, cfg)
+    outcome = next((o for o in tried.values() if o.checked is not None), None)
+    record = {
+        "id": problem["id"],
+        "reasons": {origin: o.reason for origin, o in tried.items()},
+        "origin": outcome.origin if outcome else None,
+        "program": outcome.source if outcome else None,
+        "model_program": tried["model"].source if "model" in tried else None,
+        "questions": [],
+    }
+    if outcome is None:
         return record
     for i, p in enumerate(perturb.draw_perturbations(problem, outcome.checked, cfg)):
         if p is None:
@@ -61,14 +74,20 @@ async def run_problem(problem: dict, llm, cfg: AugmentConfig) -> dict:
 
 
 def summarize(records: list[dict], cfg: AugmentConfig, seconds: float) -> dict:
-    covered = [r for r in records if r["reason"] is None]
+    covered = [r for r in records if r["origin"] is not None]
     questions = [q for r in covered for q in r["questions"] if "question" in q]
     labelled = [q for q in questions if q["labelled"]]
+    origins = sorted({o for r in records for o in r["reasons"]})
     return {
         "problems": len(records),
         "program_coverage": len(covered) / len(records),
         "covered": len(covered),
-        "no_program_reasons": dict(Counter(r["reason"] for r in records if r["reason"])),
+        "coverage_by_origin": {
+            o: sum(1 for r in records if o in r["reasons"] and r["reasons"][o] is None) / len(records) for o in origins
+        },
+        "no_program_reasons": {
+            o: dict(Counter(r["reasons"][o] for r in records if r["reasons"].get(o))) for o in origins
+        },
         "perturbed_questions": len(questions),
         "draws_without_valid_values": sum(1 for r in covered for q in r["questions"] if "question" not in q),
         "k": perturb.solutions_per_question(cfg),
@@ -93,8 +112,10 @@ async def main_async(args: argparse.Namespace) -> None:
     llm = make_backend(args.backend, model=args.model, max_batch=args.max_batch)
     start = time.monotonic()
 
+    origins = perturb.program_origins(args.programs)
+
     async def tracked(problem: dict) -> dict:
-        record = await run_problem(problem, llm, cfg)
+        record = await run_problem(problem, llm, cfg, origins)
         print(f"[{time.monotonic() - start:7.1f}s] {json.dumps(record)}", file=sys.stderr, flush=True)
         return record
 
@@ -106,8 +127,8 @@ async def main_async(args: argparse.Namespace) -> None:
     summary.update(data=str(data), model=llm.name, completion_tokens=llm.usage.completion_tokens)
     print(json.dumps(summary, indent=2))
     for r in records:
-        if r["reason"] is None:
-            print(f"\n--- {r['id']} program ---\n{r['program']}")
+        if r["origin"] is not None:
+            print(f"\n--- {r['id']} program ({r['origin']}) ---\n{r['program']}")
             for q in r["questions"]:
                 print(json.dumps(q))
     if args.json:
@@ -122,6 +143,7 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--perturb-n", type=int, default=2)
+    parser.add_argument("--programs", default="solution,model", help="program origins to measure (both by default)")
     parser.add_argument("--k", type=int, default=4, help="solutions sampled per perturbed question")
     parser.add_argument("--agreement", type=float, default=0.5)
     parser.add_argument("--max-tokens", type=int, default=320)

@@ -20,7 +20,7 @@ from core.schemas import PROBLEM_SCHEMA
 
 BUNDLED = {"train": "gsm8k_train_sample.jsonl", "test": "gsm8k_test_sample.jsonl"}
 HUB_DATASET = "openai/gsm8k"
-_CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K's calculator annotations: 48/2 = <<48/2=24>>24
+_CALCULATOR = re.compile(r"<<([^<>]*)>>")  # GSM8K's calculator annotations: 48/2 = <<48/2=24>>24
 
 
 def problem_id(question: str) -> str:
@@ -61,7 +61,14 @@ def from_gsm8k_rows(rows: list[dict], source: str, where: str | None = None) -> 
         seen.add(pid)
         clean = _CALCULATOR.sub("", solution).strip() if solution else None
         problems.append(
-            {"id": pid, "question": question.strip(), "answer": answer, "solution": clean, "source": source}
+            {
+                "id": pid,
+                "question": question.strip(),
+                "answer": answer,
+                "solution": clean,
+                "source": source,
+                "calculations": [m.strip() for m in _CALCULATOR.findall(solution or "")],
+            }
         )
     return pl.DataFrame(problems, schema=PROBLEM_SCHEMA)
 

@@ -14,6 +14,7 @@ PROBLEM_SCHEMA = pl.Schema(
         "answer": pl.String,  # normalized final answer
         "solution": pl.String,  # reference solution, may be null
         "source": pl.String,
+        "calculations": pl.List(pl.String),  # the solution's calculator marks in order ("48/2=24"); may be empty
     }
 )
 

@@ -21,6 +21,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from augmenters.base import AugmentConfig
+from augmenters.perturb import program_origins
 from augmenters.registry import AUGMENTERS, DEFAULT_AUGMENTERS, get_augmenter, parse_augmenters
 from core.datasets import load_problems
 from core.errors import UserError
@@ -437,6 +438,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--muggle-k", type=int, default=d.muggle_k, help="votes per new MuggleMath question")
     p.add_argument("--muggle-agreement", type=float, default=d.muggle_agreement, help="share the majority needs")
     p.add_argument("--perturb-n", type=int, default=d.perturb_n, help="perturbed versions per problem")
+    p.add_argument(
+        "--perturb-programs",
+        default=d.perturb_programs,
+        help="where perturb programs come from, tried in order: 'solution' (the reference solution's calculator "
+        "marks, no model) and/or 'model' (default: solution,model)",
+    )
     f = FilterOptions()
     p.add_argument("--scorer", default=None, help="best-of-N scorer: orm, prm-qwen, prm-shepherd or verifier")
     p.add_argument("--scorer-model", default=None, help="reward model folder / Hub id (verifier: the LLM backend)")
@@ -481,6 +488,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--mask-limit must be 0 (all numbers) or more.")
     if not 0 < args.muggle_agreement <= 1:
         raise UserError("--muggle-agreement must be a share in (0, 1].")
+    try:
+        program_origins(args.perturb_programs)
+    except ValueError as e:
+        raise UserError(f"--perturb-programs: {e}.") from None
     names = {f.name for f in dataclasses.fields(AugmentConfig)}
     config = {k: v for k, v in vars(args).items() if k in names}
     filters = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(FilterOptions)}}

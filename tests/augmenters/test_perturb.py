@@ -16,6 +16,7 @@ from augmenters.perturb import (
     value_choices,
 )
 from augmenters.program_eval import ProgramError, answer_string
+from core.answers import answers_equal
 from core.llm.scripted import ScriptedLLM
 
 NATALIA = {
@@ -23,9 +24,11 @@ NATALIA = {
     "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
     "How many clips did Natalia sell altogether in April and May?",
     "answer": "72",
-    "solution": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72",
+    "solution": "Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips.",
     "source": "gsm8k",
+    "calculations": ["48/2=24", "48+24=72"],
 }
+MODEL_PROGRAMS = AugmentConfig(perturb_programs="model")  # these tests are about the programs a model writes
 NATALIA_PROGRAM = "april = 48\nmay = april / 2\nanswer = april + may"
 
 
@@ -79,7 +82,7 @@ def test_program_that_writes_a_computed_value_as_a_number_is_rejected():
     # Reproduces 72, but `may` would stay 24 whatever April's number becomes.
     source = "april = 48\nmay = 24\nanswer = april + may"
     with pytest.raises(ProgramError) as rejected:
-        check_program(source, NATALIA["question"], NATALIA["answer"], NATALIA["solution"])
+        check_program(source, NATALIA["question"], NATALIA["answer"], NATALIA["calculations"])
     assert rejected.value.reason == "program_hardcodes_result" and "24" in str(rejected.value)
     with pytest.raises(ProgramError) as rejected:
         check_program("april = 48\nanswer = 72 + april - april", NATALIA["question"], NATALIA["answer"])
@@ -163,7 +166,7 @@ def _scripted(program_reply: str, wrong_solutions: bool = False) -> ScriptedLLM:
 
 
 def test_augment_makes_perturbed_rows_with_exact_targets():
-    cfg = AugmentConfig(perturb_n=3, muggle_k=2)
+    cfg = AugmentConfig(perturb_n=3, muggle_k=2, perturb_programs="model")
     llm = _scripted(f"```python\n{NATALIA_PROGRAM}\n```")
     rows = asyncio.run(perturb.augment(NATALIA, llm, cfg))
     assert [r["variant"] for r in rows] == ["draw0", "draw1", "draw2"]
@@ -178,7 +181,7 @@ def test_augment_makes_perturbed_rows_with_exact_targets():
 
 
 def test_augment_keeps_wrong_solutions_for_the_answer_filter_to_drop():
-    rows = asyncio.run(perturb.augment(NATALIA, _scripted(NATALIA_PROGRAM, wrong_solutions=True), AugmentConfig()))
+    rows = asyncio.run(perturb.augment(NATALIA, _scripted(NATALIA_PROGRAM, wrong_solutions=True), MODEL_PROGRAMS))
     assert all(r["answer"] != r["target"] and r["score"] == 0.0 for r in rows)
 
 
@@ -194,7 +197,7 @@ def test_augment_keeps_wrong_solutions_for_the_answer_filter_to_drop():
     ],
 )
 def test_augment_reports_why_a_problem_has_no_program(program_reply, reason):
-    rows = asyncio.run(perturb.augment(NATALIA, _scripted(program_reply), AugmentConfig()))
+    rows = asyncio.run(perturb.augment(NATALIA, _scripted(program_reply), MODEL_PROGRAMS))
     assert len(rows) == 1
     assert rows[0]["reason"] == reason and rows[0]["keep"] is False and rows[0]["variant"] == "program"
 
@@ -209,14 +212,17 @@ def test_augment_with_the_bundled_model():
     llm = make_backend("local")
     try:
         cfg = AugmentConfig(perturb_n=1, muggle_k=2, max_tokens=96)
-        rows = asyncio.run(perturb.augment(NATALIA, llm, cfg))
+        rows = asyncio.run(perturb.augment(NATALIA, llm, cfg))  # the program comes from the marks
+        written = asyncio.run(perturb.program_from_model(NATALIA, llm, cfg))  # and one from the model
     finally:
         llm.close()
-    assert rows and all(r["type"] == "GSM_Perturbed" and r["model"] == llm.name for r in rows)
-    if rows[0]["variant"] == "program":  # the 135M model often writes no usable program: then it says why
-        assert rows[0]["reason"] in {"no_program", "program_refused", "program_error", "program_mismatch",
-                                     "program_hardcodes_result", "no_perturbable_inputs"}  # fmt: skip
-    else:  # a program reproduced 72: the perturbed question's target is its exact answer
-        for row in rows:
-            april = int(re.search(r"to (\d+) of", row["query"]).group(1))
-            assert row["target"] == answer_string(Fraction(3 * april, 2))
+    [row] = rows
+    assert row["type"] == "GSM_Perturbed" and row["model"] == llm.name and row["variant"] == "draw0"
+    april = int(re.search(r"to (\d+) of", row["query"]).group(1))
+    assert april != 48 and row["target"] == answer_string(Fraction(3 * april, 2))
+    assert (row["score"] > 0) == (row["answer"] is not None and answers_equal(row["answer"], row["target"]))
+    # the 135M model rarely writes a usable program: then it says why
+    assert written.origin == "model"
+    assert (written.checked is None) == (written.reason in {"no_program", "program_refused", "program_error",
+                                                            "program_mismatch", "program_hardcodes_result",
+                                                            "no_perturbable_inputs"})  # fmt: skip

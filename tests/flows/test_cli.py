@@ -85,6 +85,7 @@ def test_help_lists_the_contract_options():
         (["run", "augment-gsm8k", "--augmenters", "ansaug,magic"], "--augmenters takes"),
         (["run", "augment-gsm8k", "--ansaug-n", "0"], "--ansaug-n must be at least 1"),
         (["run", "augment-gsm8k", "--backend", "nope"], "invalid choice"),
+        (["run", "augment-gsm8k", "--perturb-programs", "teacher"], "--perturb-programs: program origins are"),
         (["run", "augment-gsm8k", "--wat"], "unrecognized arguments"),
         (["run", "no-such-flow"], "no flow named"),
         (["run"], "Name the flow"),

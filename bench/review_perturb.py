@@ -1,0 +1,61 @@
+"""Programs from the reference solutions' calculator marks, and their perturbed questions, for reading by hand.
+
+No model runs here. Prints how many problems get a program from their marks (and why the others do not), then,
+with --show, each perturbed question beside its original, the exact new answer and the program, so a person can
+check whether the new question makes sense and the answer is right.
+
+    python bench/review_perturb.py --data ../shared/data/gsm8k/train.jsonl          # coverage on all of train
+    python bench/review_perturb.py --start 150 --end 200 --show                      # read 50 by hand
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+
+from augmenters.base import AugmentConfig
+from augmenters.perturb import draw_perturbations, program_from_marks
+from augmenters.program_eval import answer_string
+from core.datasets import load_problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="sample", help="'sample', a Hub id or a GSM8K-form .jsonl/.parquet")
+    parser.add_argument("--start", type=int, default=0, help="first problem (0-based)")
+    parser.add_argument("--end", type=int, default=None, help="stop before this problem")
+    parser.add_argument("--perturb-n", type=int, default=1, help="perturbed versions per problem")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--show", action="store_true", help="print every perturbed question")
+    args = parser.parse_args()
+
+    problems = load_problems(args.data, limit=args.end).to_dicts()[args.start :]
+    cfg = AugmentConfig(seed=args.seed, perturb_n=args.perturb_n)
+    reasons: Counter[str] = Counter()
+    questions = 0
+    for problem in problems:
+        outcome = program_from_marks(problem)
+        reasons[outcome.reason or "program"] += 1
+        if outcome.checked is None:
+            continue
+        for p in draw_perturbations(problem, outcome.checked, cfg):
+            if p is None:
+                continue
+            questions += 1
+            if args.show:
+                print(f"--- {problem['id']}\noriginal:  {problem['question']}  [{problem['answer']}]")
+                print(f"perturbed: {p.question}  [{answer_string(p.answer)}]")
+                print("program:   " + outcome.source.replace("\n", "; ") + "\n")
+    summary = {
+        "problems": len(problems),
+        "with_program": reasons["program"],
+        "coverage": round(reasons["program"] / len(problems), 4) if problems else None,
+        "no_program": {k: v for k, v in reasons.most_common() if k != "program"},
+        "perturbed_questions": questions,
+    }
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
