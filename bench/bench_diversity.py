@@ -37,11 +37,12 @@ def bench_embedding(count: int, batch_size: int) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from diversity.embed import Embedder, default_model_path
+    from core.sentence_model import bundled_model_path
+    from diversity.embed import Embedder
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     texts = gsm8k_texts(count)
-    model = SentenceTransformer(default_model_path(), device=device)
+    model = SentenceTransformer(bundled_model_path(), device=device)
     model.encode(texts[:32], batch_size=batch_size)  # warm-up
     print(
         f"embedding {count} unique texts with all-MiniLM-L6-v2 on {device}, batch {batch_size}, "

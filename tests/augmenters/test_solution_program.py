@@ -130,8 +130,8 @@ def test_a_value_written_twice_or_meant_by_a_word_stays_fixed():
 
 def test_fifty_percent_stays_fixed():
     question = "Of 40 games, 50% cost $4 and the rest cost $2. How much did they all cost?"
-    checked = check_program("games = 40\nshare = 50\nhalf = games * share / 100\nanswer = half * 4 + half * 2", question,
-                            "120")  # fmt: skip
+    source = "games = 40\nshare = 50\nhalf = games * share / 100\nanswer = half * 4 + half * 2"
+    checked = check_program(source, question, "120")
     assert sorted(checked.groups) == [40]
 
 

