@@ -31,7 +31,7 @@ def check_answers(df: pl.DataFrame) -> pl.DataFrame:
     # a kept row is verified (by what its type's target came from, unless a stage said so already);
     # a row this check dropped is not, whatever an earlier labelling stage wrote
     by = pl.Series([VERIFIED_BY.get(t, "target") for t in types], dtype=pl.String)
-    failed = pl.Series(no_answer) | pl.Series(wrong)
+    failed = pl.Series(no_answer, dtype=pl.Boolean) | pl.Series(wrong, dtype=pl.Boolean)
     return df.with_columns(
         verified_by=pl.when(kept_mask(df))
         .then(pl.coalesce(pl.col("verified_by"), by))

@@ -126,15 +126,12 @@ class BackendSpec:
     base_url: str | None = None
     concurrency: int = 32
     max_batch: int | None = None
+    request_timeout: float = 120.0
+    max_retries: int = 6
 
     def build(self) -> LLM:
-        return make_backend(
-            self.backend,
-            model=self.model,
-            base_url=self.base_url,
-            concurrency=self.concurrency,
-            max_batch=self.max_batch,
-        )
+        options = dataclasses.asdict(self)
+        return make_backend(options.pop("backend"), **options)
 
 
 _worker_backends: dict[BackendSpec, LLM] = {}
@@ -320,6 +317,8 @@ async def augment_gsm8k(
     task_runner: str = "loop",
     workers: int | None = None,
     runner_address: str | None = None,
+    request_timeout: float = 120.0,
+    max_retries: int = 6,
 ) -> dict:
     """Augment GSM8K-form problems with the chosen augmenters; returns the funnel and output paths."""
     logger = get_run_logger()
@@ -336,7 +335,8 @@ async def augment_gsm8k(
     runner = make_task_runner(task_runner, workers, runner_address)
     problems = load_problems(dataset, limit=limit, split=split)
     out_dir.mkdir(parents=True, exist_ok=True)
-    llm = make_backend(backend, model=model, base_url=base_url, concurrency=concurrency, max_batch=max_batch)
+    spec = BackendSpec(backend, model, base_url, concurrency, max_batch, request_timeout, max_retries)
+    llm = spec.build()
     try:
         settings = {"backend": backend, "model": llm.name, "dataset": dataset, **dataclasses.asdict(cfg)}
         _check_run_settings(out_dir, settings)
@@ -365,7 +365,6 @@ async def augment_gsm8k(
             )
         else:
             # threads share the flow's engine where it is thread-safe; anything else builds its own from the options
-            spec = BackendSpec(backend, model, base_url, concurrency, max_batch)
             shared = task_runner == "threads" and backend in THREAD_SAFE_BACKENDS
             logger.info("shards run on the %s task runner", task_runner)
             results = await _run_shards_on(
@@ -459,6 +458,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard-size", type=int, default=8, help="problems per Prefect task")
     p.add_argument("--concurrency", type=int, default=32, help="problem/augmenter pairs in flight")
     p.add_argument("--max-batch", type=int, default=None, help="batch size of in-process backends")
+    p.add_argument("--request-timeout", type=float, default=120.0, help="seconds per request to an openai server")
+    p.add_argument("--max-retries", type=int, default=6, help="retries of a failed openai request (429, 5xx...)")
     p.add_argument(
         "--task-runner",
         default="loop",
@@ -482,6 +483,10 @@ def _positive(args: argparse.Namespace, *names: str) -> None:
 def run(args: argparse.Namespace) -> int:
     _positive(args, "ansaug_n", "rephrase_n", "sv_n", "fobar_n", "muggle_n", "muggle_k", "perturb_n")
     _positive(args, "shard_size", "concurrency", "max_tokens")
+    if args.request_timeout <= 0:
+        raise UserError("--request-timeout must be more than 0 seconds.")
+    if args.max_retries < 0:
+        raise UserError("--max-retries must be 0 or more.")
     if args.temperature < 0:
         raise UserError("--temperature must be 0 or more.")
     if args.mask_limit < 0:
@@ -520,6 +525,8 @@ def run(args: argparse.Namespace) -> int:
             task_runner=args.task_runner,
             workers=args.workers,
             runner_address=args.runner_address,
+            request_timeout=args.request_timeout,
+            max_retries=args.max_retries,
             return_state=True,
         )
     )

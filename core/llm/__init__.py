@@ -16,8 +16,11 @@ def make_backend(
     base_url: str | list[str] | None = None,
     concurrency: int = 32,
     max_batch: int | None = None,
+    request_timeout: float = 120.0,
+    max_retries: int = 6,
 ) -> LLM:
-    """Build a backend by name; imports its engine only when chosen."""
+    """Build a backend by name; imports its engine only when chosen. `request_timeout` (seconds per request) and
+    `max_retries` apply to the openai backend."""
     if name == "local":
         from core.llm.local import LocalBackend
 
@@ -27,7 +30,7 @@ def make_backend(
 
         urls = [base_url] if isinstance(base_url, str) else list(base_url or [])
         urls = [u.strip() for url in urls for u in url.split(",") if u.strip()]
-        return OpenAIBackend(model, urls, concurrency=concurrency)
+        return OpenAIBackend(model, urls, concurrency=concurrency, max_retries=max_retries, timeout_s=request_timeout)
     if name == "vllm":
         from core.llm.vllm_backend import VLLMBackend
 

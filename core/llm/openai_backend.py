@@ -46,6 +46,7 @@ class OpenAIBackend:
         self.name = model
         self.usage = UsageCounter()
         self.max_retries = max_retries
+        self.timeout_s = timeout_s
         self.backoff_s = backoff_s
         self._openai = openai
         # max_retries=0: we retry ourselves, so retries are counted and empty answers are retried too
@@ -110,6 +111,11 @@ class OpenAIBackend:
                     # servers without `n` support answer one choice: ask again for the rest
                     results += await self._create(messages, n - len(results), params)
                 except Exception as exc:  # noqa: BLE001 - sorted into transient / permanent below
+                    if isinstance(exc, self._openai.APITimeoutError) and attempt >= self.max_retries:
+                        self.usage.failures += 1
+                        raise LLMCallError(
+                            f"no answer within the request timeout of {self.timeout_s:g} s, {attempt + 1} tries"
+                        ) from None
                     if isinstance(exc, self._openai.APIConnectionError) and attempt >= self.max_retries:
                         self.usage.failures += 1
                         raise LLMCallError(f"cannot reach the server ({type(exc).__name__})") from None

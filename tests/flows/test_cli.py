@@ -29,6 +29,12 @@ def flows(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     )
 
 
+def run_on(server: FakeOpenAI, out: Path, *options: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`flows run augment-gsm8k` against the fake server, writing to `out`."""
+    args = ["run", "augment-gsm8k", "--backend", "openai", "--model", "fake", "--base-url", server.url]
+    return flows(*args, "--out", str(out), *options, timeout=timeout)
+
+
 def oracle(limit: int):
     """Right answers for the first `limit` bundled problems and their masked versions, as a strong model would give."""
     known = {}
@@ -130,22 +136,7 @@ def test_bad_inputs_inside_the_flow_end_in_one_sentence(tmp_path):
 def test_full_run_writes_every_output(tmp_path):
     out = tmp_path / "run"
     with FakeOpenAI(answer_for=oracle(3)) as server:
-        result = flows(
-            "run",
-            "augment-gsm8k",
-            "--backend",
-            "openai",
-            "--model",
-            "fake",
-            "--base-url",
-            server.url,
-            "--limit",
-            "3",
-            "--out",
-            str(out),
-            "--mask-limit",
-            "0",
-        )
+        result = run_on(server, out, "--limit", "3", "--mask-limit", "0")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "generated" in result.stdout and "GSM_FOBAR" in result.stdout  # the funnel is printed
 
@@ -175,41 +166,11 @@ def test_full_run_writes_every_output(tmp_path):
 def test_rerun_on_a_finished_folder_regenerates_nothing(tmp_path):
     out = tmp_path / "run"
     with FakeOpenAI() as server:
-        first = flows(
-            "run",
-            "augment-gsm8k",
-            "--backend",
-            "openai",
-            "--model",
-            "fake",
-            "--base-url",
-            server.url,
-            "--limit",
-            "2",
-            "--augmenters",
-            "ansaug,fobar",
-            "--out",
-            str(out),
-        )
+        first = run_on(server, out, "--limit", "2", "--augmenters", "ansaug,fobar")
         assert first.returncode == 0, first.stderr[-2000:]
         asked = server.requests
         before = pl.read_parquet(out / "samples.parquet")
-        second = flows(
-            "run",
-            "augment-gsm8k",
-            "--backend",
-            "openai",
-            "--model",
-            "fake",
-            "--base-url",
-            server.url,
-            "--limit",
-            "2",
-            "--augmenters",
-            "ansaug,fobar",
-            "--out",
-            str(out),
-        )
+        second = run_on(server, out, "--limit", "2", "--augmenters", "ansaug,fobar")
         assert second.returncode == 0, second.stderr[-2000:]
         assert server.requests == asked  # nothing asked again
     after = pl.read_parquet(out / "samples.parquet")
@@ -220,24 +181,36 @@ def test_rerun_on_a_finished_folder_regenerates_nothing(tmp_path):
 def test_changed_generation_settings_are_refused_on_resume(tmp_path):
     out = tmp_path / "run"
     with FakeOpenAI() as server:
-        args = [
-            "run",
-            "augment-gsm8k",
-            "--backend",
-            "openai",
-            "--model",
-            "fake",
-            "--base-url",
-            server.url,
-            "--limit",
-            "1",
-            "--augmenters",
-            "ansaug",
-            "--out",
-            str(out),
-        ]
-        assert flows(*args).returncode == 0
-        result = flows(*args, "--temperature", "0.2")
+        options = ["--limit", "1", "--augmenters", "ansaug"]
+        assert run_on(server, out, *options).returncode == 0
+        result = run_on(server, out, *options, "--temperature", "0.2")
     assert result.returncode == 2
     [line] = error_lines(result)
     assert "holds a run made with temperature=0.7, not 0.2" in line
+
+
+def test_a_slow_server_times_out_and_the_pair_is_listed_as_failed(tmp_path):
+    out = tmp_path / "run"
+    with FakeOpenAI(delay_s=3.0) as server:
+        options = ["--limit", "1", "--augmenters", "ansaug", "--no-report", "--ansaug-n", "1"]
+        result = run_on(server, out, *options, "--request-timeout", "0.5", "--max-retries", "1")
+    assert result.returncode == 1, result.stderr[-2000:]  # the run is not complete
+    assert "1 problem/augmenter pairs failed: run the same command again to retry them." in result.stdout
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["usage"]["retries"] == 1 and stats["pairs_failed"] == len(stats["failures"]) == 1
+    assert "no answer within the request timeout of 0.5 s, 2 tries" in stats["failures"][0]
+    assert "Traceback" not in result.stderr
+
+
+def test_perturb_from_the_command_line(tmp_path):
+    out = tmp_path / "run"
+    with FakeOpenAI() as server:
+        result = run_on(server, out, "--limit", "4", "--augmenters", "perturb", "--no-report", "--muggle-k", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = pl.read_parquet(out / "samples.parquet").filter(pl.col("type") == "GSM_Perturbed")
+    problems = {p["id"]: p for p in load_problems("sample", limit=4).to_dicts()}
+    drawn = rows.filter(pl.col("variant").str.starts_with("draw"))
+    assert drawn.height > 0  # the bundled problems' calculator marks give programs without the model
+    for row in drawn.iter_rows(named=True):
+        assert row["query"] != problems[row["parent_id"]]["question"] and row["target"] is not None
+    assert set(rows["parent_id"]) == set(problems)
