@@ -106,15 +106,13 @@ class PrefectServer:
         return response.json()
 
 
-def flows_cmd(*args: str, entry: list[str] | None = None) -> list[str]:
-    return [*(entry or [sys.executable, "-m", "flows.cli"]), *args]
+def flows_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flows.cli", *args]
 
 
-def flows(server: PrefectServer, *args: str, timeout: int = 300, entry: list[str] | None = None):
+def flows(server: PrefectServer, *args: str, timeout: int = 300):
     """The real `flows` CLI in a subprocess, against the suite's Prefect server."""
-    return subprocess.run(
-        flows_cmd(*args, entry=entry), capture_output=True, text=True, timeout=timeout, env=server.env, cwd=REPO
-    )
+    return subprocess.run(flows_cmd(*args), capture_output=True, text=True, timeout=timeout, env=server.env, cwd=REPO)
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:

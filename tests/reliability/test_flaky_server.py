@@ -9,8 +9,6 @@ re-run asks for again.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import polars as pl
 from fake_openai import FakeOpenAI
@@ -22,7 +20,7 @@ FAULTS = ("429", "500", "timeout", "json", "empty", "disconnect")
 AUGMENTERS = ["ansaug", "rephrase", "sv", "fobar"]
 CONTEXT_LIMIT = 50_000  # characters; the long question has 100,000
 REFUSAL = "This model's maximum context length is 8192 tokens, but the prompt is longer."
-SHORT_TIMEOUT_FLOWS = [sys.executable, str(Path(__file__).with_name("short_timeout_flows.py"))]
+REQUEST_TIMEOUT = ["--request-timeout", "1"]  # a stalled reply (3 s) then costs a second and one retry
 
 
 def refuse_long_prompts(text: str) -> str | None:
@@ -43,7 +41,8 @@ def test_flaky_server_run_completes_counts_retries_and_records_failures(prefect_
         fault_share=0.2, faults=FAULTS, stall_s=3.0, answer_for=oracle(problems), reject_for=refuse_long_prompts
     ) as server:
         args = augment_args(server.url, out, "--dataset", str(data), limit=5, augmenters=",".join(AUGMENTERS))
-        result = flows(prefect_server, *args, entry=SHORT_TIMEOUT_FLOWS)
+        args += REQUEST_TIMEOUT
+        result = flows(prefect_server, *args)
         assert result.returncode == 0, result.stderr[-3000:]
         transient = sum(n for kind, n in server.fault_counts.items() if kind != "400")
         refused = server.fault_counts["400"]
@@ -51,7 +50,7 @@ def test_flaky_server_run_completes_counts_retries_and_records_failures(prefect_
         journal_after_first_run = journal_pairs(out)
 
         asked_before = server.requests
-        again = flows(prefect_server, *args, entry=SHORT_TIMEOUT_FLOWS)
+        again = flows(prefect_server, *args)
         assert again.returncode == 0, again.stderr[-3000:]
         asked_again = server.requests - asked_before
         refused_again = server.fault_counts["400"] - refused
