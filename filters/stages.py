@@ -109,7 +109,7 @@ def decontaminate_stage(
 ) -> pl.DataFrame:
     """--decontaminate gsm8k-test,PATH,...: drop samples overlapping those eval sets (None or empty: skip)."""
     eval_sets = load_eval_sets(decontaminate)
-    if not eval_sets:
+    if not eval_sets or not kept_positions(df):  # nothing to check: do not embed the eval sets
         return df
     questions = [q for qs in eval_sets.values() for q in qs]
     return drop_contaminated(df, Decontaminator(questions, ngram=ngram, threshold=threshold, embedder=embedder))

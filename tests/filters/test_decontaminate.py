@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from core.errors import UserError
+from core.schemas import samples_frame
 from filters.decontaminate import Decontaminator, bundled_gsm8k_test, decontaminate, load_eval_sets
 from filters.stages import decontaminate_stage
 
@@ -64,3 +65,13 @@ def test_file_without_question_field(tmp_path):
     path.write_text(json.dumps({"problem": "hi"}) + "\n")
     with pytest.raises(UserError, match="no `question` field"):
         load_eval_sets(str(path))
+
+
+class _NoEmbedding:
+    def embed(self, texts):
+        raise AssertionError("nothing is kept: the eval sets need no embedding")
+
+
+def test_no_kept_rows_embed_nothing():
+    empty = samples_frame([])
+    assert decontaminate_stage(empty, decontaminate="gsm8k-test", embedder=_NoEmbedding()).height == 0
