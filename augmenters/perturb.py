@@ -17,8 +17,8 @@ An input is perturbed only when its value is written as a standalone number in t
 does not also appear as a literal elsewhere in the program (then we could not tell which "3" is which), and is
 not a value a word of the question may stand for ("2" beside "twice", "7" beside "a week": `implied_values`).
 A percentage of 50 stays fixed (a solution may compute one half and use it for the other). A value written more
-than once in the question stays fixed too: "collected 15 coins ... gave 15 of them away" may
-be one quantity or two, and moving both could make the question nonsense.
+than once in the question stays fixed too: "collected 15 coins ... gave 15 of them away" may be one quantity or
+two, and moving both could make the question nonsense.
 """
 
 from __future__ import annotations
@@ -149,9 +149,10 @@ def perturbable_groups(program: Program, question: str) -> tuple[dict[Fraction, 
         )
     groups: dict[Fraction, list[str]] = {}
     counts = Counter(number.value for number in written)
-    fixed = program.literals | implied_values(question) | {v for v, n in counts.items() if n > 1}
+    written_twice = {v for v, n in counts.items() if n > 1}
     # 50% splits a whole into two equal parts: a solution may use one part for both, which breaks at 60%
-    fixed |= {number.value for number in written if number.percent and number.value == 50}
+    half = {number.value for number in written if number.percent and number.value == 50}
+    fixed = program.literals | implied_values(question) | written_twice | half
     for name, value in program.inputs.items():
         v = Fraction(value)
         if v in styles and v not in fixed and (v > 1 or (v > 0 and styles[v].decimals > 0)):

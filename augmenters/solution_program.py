@@ -68,15 +68,16 @@ class _Namer(ast.NodeTransformer):
         self.implied = implied_values(question)  # "twice", "a third", "percentage", "five"...
         self.allowed = CONSTANTS | self.implied
         self.results: dict[Fraction, str] = {}  # result written in a mark -> the step that computed it
+        self.expressions: dict[Fraction, str] = {}  # result -> the expression of that step
         self.repeated: set[Fraction] = set()  # results of more than one mark: we cannot tell which is meant
-        self.prose_results = prose_results  # results of calculations written without a mark
+        self.prose_results = prose_results  # results of calculations written without a mark (none of a mark's)
         self.used: set[str] = set()
         self.mark = ""
 
     def name_for(self, value: Fraction) -> str | None:
         if value in self.repeated:
             raise ProgramError("ambiguous_number", f"{value} is the result of more than one calculation")
-        if value in self.prose_results and value not in self.results:
+        if value in self.prose_results:
             raise ProgramError("unexplained_number", f"{value} is computed in the solution's prose, without a mark")
         if value in self.results:
             if value in self.inputs or value in self.implied:
@@ -130,8 +131,7 @@ def program_from_solution(question: str, solution: str | None, calculations: lis
         if result is None:
             raise ProgramError("unreadable_mark", f"calculator mark {i} has no number after '='")
         expression = namer.rewrite(left)
-        earlier = namer.results.get(result)
-        if earlier is not None and steps[int(earlier[4:]) - 1].split(" = ", 1)[1] != expression:
+        if namer.expressions.setdefault(result, expression) != expression:
             namer.repeated.add(result)
         steps.append(f"step{i} = {expression}")
         namer.results.setdefault(result, f"step{i}")

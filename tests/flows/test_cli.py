@@ -15,9 +15,8 @@ from pathlib import Path
 import datasets
 import polars as pl
 import pytest
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, oracle
 
-from augmenters.masking import mask_candidates
 from core.datasets import load_problems
 
 ENV = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90", "HF_HUB_OFFLINE": "1"}
@@ -35,20 +34,9 @@ def run_on(server: FakeOpenAI, out: Path, *options: str, timeout: int = 300) -> 
     return flows(*args, "--out", str(out), *options, timeout=timeout)
 
 
-def oracle(limit: int):
-    """Right answers for the first `limit` bundled problems and their masked versions, as a strong model would give."""
-    known = {}
-    for problem in load_problems("sample", limit=limit).to_dicts():
-        known[problem["question"]] = problem["answer"]
-        for mask in mask_candidates(problem["question"]):
-            known[mask.apply(problem["question"])] = mask.value
-
-    def answer_for(text: str) -> str | None:
-        # the longest known question inside the text: a masked question contains no unmasked original
-        hits = [q for q in known if q in text]
-        return known[max(hits, key=len)] if hits else None
-
-    return answer_for
+def bundled_oracle(limit: int):
+    """Right answers for the first `limit` bundled problems and their masked versions."""
+    return oracle(load_problems("sample", limit=limit).to_dicts())
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
@@ -135,7 +123,7 @@ def test_bad_inputs_inside_the_flow_end_in_one_sentence(tmp_path):
 
 def test_full_run_writes_every_output(tmp_path):
     out = tmp_path / "run"
-    with FakeOpenAI(answer_for=oracle(3)) as server:
+    with FakeOpenAI(answer_for=bundled_oracle(3)) as server:
         result = run_on(server, out, "--limit", "3", "--mask-limit", "0")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "generated" in result.stdout and "GSM_FOBAR" in result.stdout  # the funnel is printed

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from fake_openai import FakeOpenAI
-from reliability_helpers import REFERENCE_LIMIT, PrefectServer, augment_args, flows, oracle
+from fake_openai import FakeOpenAI, oracle
+from reliability_helpers import REFERENCE_LIMIT, PrefectServer, augment_args, flows
 
 from core.datasets import load_problems
 

@@ -140,21 +140,3 @@ def most_repeated(items: list) -> int:
 
 def stats(out: Path) -> dict:
     return json.loads((out / "stats.json").read_text())
-
-
-def oracle(problems: list[dict]):
-    """Right answers for these problems and their masked versions, as a strong model would give them."""
-    from augmenters.masking import mask_candidates
-
-    known = {}
-    for problem in problems:
-        known[problem["question"]] = problem["answer"]
-        for mask in mask_candidates(problem["question"]):
-            known[mask.apply(problem["question"])] = mask.value
-
-    def answer_for(text: str) -> str | None:
-        # the longest known question inside the text: a masked question contains no unmasked original
-        hits = [q for q in known if q in text]
-        return known[max(hits, key=len)] if hits else None
-
-    return answer_for

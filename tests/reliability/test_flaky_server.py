@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 
 import polars as pl
-from fake_openai import FakeOpenAI
-from reliability_helpers import augment_args, flows, journal_pairs, most_repeated, oracle, stats
+from fake_openai import FakeOpenAI, oracle
+from reliability_helpers import augment_args, flows, journal_pairs, most_repeated, stats
 
 from core.datasets import bundled_path, problem_id
 
