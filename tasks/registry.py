@@ -1,0 +1,35 @@
+"""Task families by name, for `--problems NAME` in `flows run grpo` / `evaluate` (and any flow that takes problems).
+
+A task module (tasks/<name>.py) provides:
+- `generate(n: int, level: int | str = ..., seed: int = 0) -> pl.DataFrame`: seeded, reproducible problems with the
+  PROBLEM_SCHEMA columns (`id`, `question`, `answer`, `solution`, `source`, `calculations`) plus the task's own
+  columns (difficulty, computation graph, numbers, ...), so the GSM8K stages can read them too;
+- `verify(text: str, **row) -> bool`: is a model's reply a correct solution of that row;
+- `REWARDS: dict[str, RewardFunc]`: reward functions in TRL's signature (completions plus dataset columns as keyword
+  arguments, returning list[float | None]), each with a short docstring example.
+
+`--problems countdown`, `--problems countdown:3` (level 3) or `--problems novel-ops:hard` names a task; anything else
+is a GSM8K source for core.datasets.load_problems.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+TASKS: dict[str, str] = {
+    "countdown": "tasks.countdown",
+    "novel-ops": "tasks.novel_ops",
+}
+
+
+def split_task_name(problems: str) -> tuple[str, str | None] | None:
+    """`countdown:3` -> ("countdown", "3"); a name that is no task -> None."""
+    name, _, level = problems.partition(":")
+    if name not in TASKS:
+        return None
+    return name, (level or None)
+
+
+def load_task(name: str) -> ModuleType:
+    return importlib.import_module(TASKS[name])
