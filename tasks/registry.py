@@ -5,6 +5,7 @@ A task module (tasks/<name>.py) provides:
   PROBLEM_SCHEMA columns (`id`, `question`, `answer`, `solution`, `source`, `calculations`) plus the task's own
   columns (difficulty, computation graph, numbers, ...), so the GSM8K stages can read them too;
 - `verify(text: str, **row) -> bool`: is a model's reply a correct solution of that row;
+- `DEFAULT_N: int`: how many problems `--problems NAME` makes when no limit is given;
 - `REWARDS: dict[str, RewardFunc]`: reward functions in TRL's signature (completions plus dataset columns as keyword
   arguments, returning list[float | None]), each with a short docstring example.
 
@@ -33,3 +34,23 @@ def split_task_name(problems: str) -> tuple[str, str | None] | None:
 
 def load_task(name: str) -> ModuleType:
     return importlib.import_module(TASKS[name])
+
+
+def task_problems(problems: str, n: int | None = None, seed: int = 0):
+    """The problems of a task named by `--problems` (a polars DataFrame), or None when `problems` names no task.
+
+    `n` problems (the task's default count when None) at the level after the colon (the task's default when none).
+    """
+    parsed = split_task_name(problems)
+    if parsed is None:
+        return None
+    name, level = parsed
+    module = load_task(name)
+    kwargs = {} if level is None else {"level": level}
+    return module.generate(n if n is not None else module.DEFAULT_N, seed=seed, **kwargs)
+
+
+def task_rewards(problems: str) -> dict:
+    """The reward functions (name -> TRL reward function) of the task named by `problems`; {} for GSM8K sources."""
+    parsed = split_task_name(problems)
+    return {} if parsed is None else dict(load_task(parsed[0]).REWARDS)
