@@ -390,6 +390,7 @@ def _is_static(reason: str) -> bool:
         "bad_range",
         "loop_too_long",
         "no_answer",
+        "evaluation_failed",
     }
 
 

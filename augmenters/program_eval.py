@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from core.numbers import NumberTooLarge, parse_decimal
+
 Number = int | Fraction
 
 __all__ = [
@@ -145,18 +147,30 @@ def answer_string(x: Number) -> str:
     return ("-" if x < 0 else "") + digits[:-places] + "." + digits[-places:]
 
 
-def _literal(node: ast.Constant, source: str) -> Number:
+def _literal(node: ast.Constant, source: str, limits: Limits = DEFAULT_LIMITS) -> Number:
+    """Exact value of a number literal, its size bounded from the text before anything is computed (`1e9999999`
+    would otherwise be expanded digit by digit)."""
     value = node.value
     if isinstance(value, bool):
         return int(value)
+    too_large = ProgramError("number_too_large", f"a literal exceeds {limits.max_bits} bits ({_where(node)})")
     if isinstance(value, int):
+        if value.bit_length() > limits.max_bits:
+            raise too_large
         return value
     if isinstance(value, float):
         text = ast.get_source_segment(source, node) or repr(value)
         try:
-            return _tidy(Fraction(text.replace("_", "")))
-        except ValueError:
-            return _tidy(Fraction(repr(value)))
+            exact = parse_decimal(text, max_digits=limits.max_bits * 30103 // 100000 + 1)
+        except NumberTooLarge:
+            raise too_large from None
+        except ValueError:  # not a plain decimal (e.g. a hex float): read the float's own value
+            if not math.isfinite(value):
+                raise too_large from None
+            exact = Fraction(value)
+        if max(abs(exact.numerator).bit_length(), exact.denominator.bit_length()) > limits.max_bits:
+            raise too_large
+        return _tidy(exact)
     raise ProgramError("bad_literal", f"only numbers are allowed, not {type(value).__name__} ({_where(node)})")
 
 
@@ -247,7 +261,18 @@ def _validate_for(node: ast.For) -> None:
 
 
 def parse_program(source: str, limits: Limits = DEFAULT_LIMITS) -> Program:
-    """Parse and validate `source`; refuse with a ProgramError before anything runs."""
+    """Parse and validate `source`; refuse with a ProgramError before anything runs (and only a ProgramError)."""
+    try:
+        return _parse_program(source, limits)
+    except ProgramError:
+        raise
+    except (Exception, RecursionError, MemoryError) as e:  # noqa: BLE001 - whatever the text, only our error type
+        raise ProgramError("syntax_error", f"cannot parse: {type(e).__name__}") from None
+
+
+def _parse_program(source: str, limits: Limits) -> Program:
+    if not isinstance(source, str):
+        raise ProgramError("syntax_error", f"a program is text, not {type(source).__name__}")
     if len(source) > limits.max_source_chars:
         raise ProgramError("program_too_large", f"source longer than {limits.max_source_chars} characters")
     try:
@@ -266,11 +291,11 @@ def parse_program(source: str, limits: Limits = DEFAULT_LIMITS) -> Program:
         found = _input_value(stmt, source)
         if found and counts[found[0]] == 1 and found[0] != "answer":
             name, const, negative = found
-            value = _literal(const, source)
+            value = _literal(const, source, limits)
             inputs[name] = -value if negative else value
             input_nodes.add(id(const))
     literals = frozenset(
-        Fraction(_literal(n, source))
+        Fraction(_literal(n, source, limits))
         for n in ast.walk(tree)
         if isinstance(n, ast.Constant) and id(n) not in input_nodes and type(n.value) in (int, float)
     )
@@ -355,9 +380,12 @@ class _Machine:
         args = [self.expr(a) for a in node.iter.args]  # type: ignore[attr-defined]
         if any(isinstance(a, Fraction) for a in args):
             raise ProgramError("bad_range", f"range() needs whole numbers ({_where(node)})")
+        if len(args) == 3 and args[2] == 0:
+            raise ProgramError("bad_range", f"range() step must not be zero ({_where(node)})")
         span = range(*[int(a) for a in args])
-        if len(span) > self.limits.max_loop:
-            raise ProgramError("loop_too_long", f"a loop of {len(span)} iterations exceeds {self.limits.max_loop}")
+        length = (span.stop - span.start + span.step - (1 if span.step > 0 else -1)) // span.step
+        if length > self.limits.max_loop:  # computed by hand: len() of a huge range raises OverflowError
+            raise ProgramError("loop_too_long", f"a loop of {length} iterations exceeds {self.limits.max_loop}")
         for i in span:
             self.assign(node.target.id, i, node)  # type: ignore[attr-defined]
             try:
@@ -380,7 +408,7 @@ class _Machine:
     def expr(self, node: ast.expr) -> Number | bool:
         self.tick(node)
         if isinstance(node, ast.Constant):
-            return self.check(_literal(node, self.program.source), node)
+            return self.check(_literal(node, self.program.source, self.limits), node)
         if isinstance(node, ast.Name):
             return self.load(node.id, node)
         if isinstance(node, ast.BinOp):
@@ -494,10 +522,14 @@ def run_program(
     machine = _Machine(program, {**program.inputs, **(inputs or {})}, limits)
     try:
         machine.run(program.tree.body)
+    except ProgramError:
+        raise
     except (_Break, _Continue):
         raise ProgramError("forbidden_syntax", "break/continue outside a loop") from None
     except RecursionError:
         raise ProgramError("program_too_deep", "expression nesting too deep") from None
+    except (Exception, MemoryError) as e:  # noqa: BLE001 - whatever the program does, only our error type leaves
+        raise ProgramError("evaluation_failed", f"{type(e).__name__} while running: {str(e)[:80]}") from None
     if "answer" not in machine.env:
         raise ProgramError("no_answer", "the program ended without assigning `answer`")
     return RunResult(answer=_tidy(machine.env["answer"]), trace=machine.trace)

@@ -30,8 +30,9 @@ import re
 from fractions import Fraction
 
 from augmenters.numbers_in_text import find_numbers, implied_values
-from augmenters.program_eval import ProgramError
+from augmenters.program_eval import DEFAULT_LIMITS, ProgramError
 from core.answers import parse_number
+from core.numbers import parse_decimal
 
 _EQUALS_RE = re.compile(r"=\s*\$?\s*(\d[\d,]*(?:\.\d+)?)")
 _ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop)
@@ -97,18 +98,22 @@ class _Namer(ast.NodeTransformer):
 
     def rewrite(self, mark: str) -> str:
         self.mark = mark
-        try:
+        try:  # bounded like a program: a 3,000-term mark would exhaust the stack of ast.parse / visit / unparse
+            if len(mark) > DEFAULT_LIMITS.max_source_chars // 4:
+                raise ValueError("too long")
             tree = ast.parse(mark, mode="eval")
-        except SyntaxError:
-            tree = None
-        if tree is None or not all(isinstance(n, _ARITHMETIC) for n in ast.walk(tree)):
-            raise ProgramError("unreadable_mark", f"a calculator mark is not arithmetic: {mark!r}")
-        return ast.unparse(self.visit(tree))
+            if not all(isinstance(n, _ARITHMETIC) for n in ast.walk(tree)):
+                raise ValueError("not arithmetic")
+            return ast.unparse(self.visit(tree))
+        except ProgramError:
+            raise
+        except (Exception, RecursionError, MemoryError):  # noqa: BLE001 - any failure means: not a usable mark
+            raise ProgramError("unreadable_mark", f"a calculator mark is not arithmetic: {mark[:60]!r}") from None
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
         if not isinstance(node.value, int | float) or isinstance(node.value, bool):
             raise ProgramError("unreadable_mark", f"a calculator mark is not arithmetic: {self.mark!r}")
-        name = self.name_for(Fraction(ast.get_source_segment(self.mark, node) or repr(node.value)))
+        name = self.name_for(parse_decimal(ast.get_source_segment(self.mark, node) or repr(node.value)))
         return ast.copy_location(ast.parse(name, mode="eval").body, node) if name else node
 
 

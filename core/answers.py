@@ -6,9 +6,12 @@ import re
 import threading
 from fractions import Fraction
 
-__all__ = ["extract_answer", "normalize_answer", "parse_number", "answers_equal"]
+from core.numbers import MAX_DIGITS, NumberTooLarge, parse_decimal, parse_int
+
+__all__ = ["extract_answer", "normalize_answer", "parse_number", "number_refusal", "answers_equal"]
 
 MV_TIMEOUT_S = 5  # math-verify timeout; only usable in the main thread (it relies on signal.alarm)
+MV_MAX_CHARS = 400  # longer answers are not handed to math-verify (no gold answer is that long)
 
 # --- extraction -------------------------------------------------------------------------------------------------
 _ANSWER_IS_RE = re.compile(r"the answer is\s*:?[ \t]*([^\n]*)", re.IGNORECASE)
@@ -84,17 +87,19 @@ def _clean(ans: str) -> str:
 
 
 def _parse_clean(s: str) -> Fraction | None:
+    """Exact value of cleaned text, None if not numeric; NumberTooLarge if numeric past core.numbers' bounds."""
     sign = -1 if s.startswith("-") else 1
     if _DEC_RE.match(s):
-        return Fraction(s if not s.endswith(".") else s[:-1])
+        return parse_decimal(s)
     if m := _MIXED_RE.match(s):
-        whole, num, den = int(m[2]), int(m[3]), int(m[4])
+        whole, num, den = parse_int(m[2]), parse_int(m[3]), parse_int(m[4])
         return sign * (whole + Fraction(num, den)) if den else None
     if m := _FRAC_RE.match(s):
-        return sign * Fraction(int(m[2]), int(m[3])) if int(m[3]) else None
+        num, den = parse_int(m[2]), parse_int(m[3])
+        return sign * Fraction(num, den) if den else None
     if m := _LATEX_FRAC_RE.match(s):
-        num, den = int(m[3] or m[5]), int(m[4] or m[6])
-        return sign * (int(m[2] or 0) + Fraction(num, den)) if den else None
+        num, den = parse_int(m[3] or m[5]), parse_int(m[4] or m[6])
+        return sign * (parse_int(m[2] or "0") + Fraction(num, den)) if den else None
     return None
 
 
@@ -103,7 +108,22 @@ def parse_number(ans: str | None) -> Fraction | None:
     if ans is None:
         return None
     s = _clean(ans)
-    return _parse_clean(s) if s else None
+    try:
+        return _parse_clean(s) if s else None
+    except NumberTooLarge:
+        return None  # a number, but past the bounds: not one we can compare exactly
+
+
+def number_refusal(ans: str | None) -> str | None:
+    """Why `ans` is a number too large to read exactly (one sentence), or None (not a number, or a fine one)."""
+    if ans is None:
+        return None
+    s = _clean(ans)
+    try:
+        _parse_clean(s)
+    except NumberTooLarge as e:
+        return str(e)
+    return None
 
 
 def _fmt_decimal(x: Fraction) -> str | None:
@@ -126,7 +146,10 @@ def normalize_answer(ans: str | None) -> str | None:
     if ans is None:
         return None
     s = _clean(ans)
-    x = _parse_clean(s) if s else None
+    try:
+        x = _parse_clean(s) if s else None
+    except NumberTooLarge:
+        x = None  # kept as text; answers_equal never calls it equal to anything
     if x is None:
         return s.lower()
     if x.denominator == 1:
@@ -136,8 +159,18 @@ def normalize_answer(ans: str | None) -> str | None:
     return f"{x.numerator}/{x.denominator}"
 
 
+_HUGE_RE = re.compile(rf"\d{{{MAX_DIGITS + 1}}}|(?:\^|\*\*|\d[eE])\s*\{{?\s*[-+]?\d{{4}}")
+
+
+def _symbolic_ok(text: str) -> bool:
+    """Small enough for math-verify: short, no number past MAX_DIGITS digits, no power or exponent of 1000+."""
+    return len(text) <= MV_MAX_CHARS and _HUGE_RE.search(text) is None
+
+
 def _math_verify_equal(gold: str, pred: str) -> bool:
     """Symbolic comparison via math-verify; signal-based timeouts only in the main thread."""
+    if not (_symbolic_ok(gold) and _symbolic_ok(pred)):
+        return False
     try:
         from math_verify import parse, verify
         from math_verify.errors import TimeoutException
@@ -159,6 +192,8 @@ def answers_equal(a: str | None, b: str | None) -> bool:
     xa, xb = parse_number(a), parse_number(b)
     if xa is not None and xb is not None:
         return xa == xb
+    if number_refusal(a) or number_refusal(b):
+        return False  # a number past the bounds is never compared (nor handed to math-verify)
     na, nb = normalize_answer(a), normalize_answer(b)
     if not na or not nb:
         return False
