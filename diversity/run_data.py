@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from core.errors import UserError
+from core.text_files import read_json
 
 FUNNEL_STAGES = ("generated", "parsed", "verified", "kept")
 
@@ -81,12 +81,13 @@ def _load_base(run: Path, samples: pl.DataFrame) -> tuple[pl.DataFrame, str]:
 def _load_funnel(run: Path, samples: pl.DataFrame) -> dict[str, dict[str, int]]:
     stats_path = run / "stats.json"
     if stats_path.is_file():
-        try:
-            funnel = json.loads(stats_path.read_text()).get("funnel")
-        except (json.JSONDecodeError, AttributeError):
-            funnel = None
+        stats = read_json(stats_path, "stats file")  # one sentence for a file that is not JSON or not readable
+        funnel = stats.get("funnel") if isinstance(stats, dict) else None
         if isinstance(funnel, dict) and funnel:
-            return {str(t): {s: int(counts.get(s, 0)) for s in FUNNEL_STAGES} for t, counts in sorted(funnel.items())}
+            try:
+                return {str(t): {s: int(c.get(s, 0)) for s in FUNNEL_STAGES} for t, c in sorted(funnel.items())}
+            except (AttributeError, TypeError, ValueError, OverflowError):
+                raise UserError(f"{stats_path} has a malformed 'funnel'; delete stats.json to recount it.") from None
     return funnel_from_samples(samples)
 
 

@@ -44,6 +44,18 @@ from filters.stages import (
 )
 from flows.command import FlowCommand
 from flows.diversity_report import diversity_report
+from flows.options import (
+    comma_list,
+    finite_float,
+    integer,
+    nonnegative_float,
+    nonnegative_int,
+    out_folder,
+    positive_float,
+    positive_int,
+    share,
+    url_list,
+)
 from flows.outcome import fails_cleanly, result_of
 from flows.progress import Progress
 
@@ -417,26 +429,37 @@ def _add_usage(total: UsageCounter, shard: dict) -> UsageCounter:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = AugmentConfig()
-    p.add_argument("--dataset", default="sample", help="'sample' (bundled), openai/gsm8k, or a .jsonl/.parquet")
+    p.add_argument(
+        "--problems", "--dataset", dest="problems", default="sample", help="'sample', openai/gsm8k, or a file"
+    )
     p.add_argument("--split", default="train", help="dataset split (default: train)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N problems")
-    p.add_argument("--augmenters", default=",".join(DEFAULT_AUGMENTERS), help=f"comma list of {','.join(AUGMENTERS)}")
+    p.add_argument("--limit", type=positive_int, default=None, help="use only the first N problems")
+    p.add_argument(
+        "--augmenters",
+        type=comma_list,
+        default=",".join(DEFAULT_AUGMENTERS),
+        help=f"comma list of {','.join(AUGMENTERS)}",
+    )
     p.add_argument("--backend", default="local", choices=BACKENDS, help="LLM backend (default: local transformers)")
     p.add_argument("--model", default=None, help="model folder, .gguf, Hub id or served name (default: SmolLM2-135M)")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible server URL(s), comma separated")
-    p.add_argument("--out", default="runs/augment-gsm8k", help="run folder; the same folder resumes a run")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--temperature", type=float, default=d.temperature)
-    p.add_argument("--max-tokens", type=int, default=d.max_tokens, help="most tokens per generated reply")
-    p.add_argument("--ansaug-n", type=int, default=d.ansaug_n, help="sampled solutions per problem")
-    p.add_argument("--rephrase-n", type=int, default=d.rephrase_n, help="rephrasings per problem")
-    p.add_argument("--sv-n", type=int, default=d.sv_n, help="solutions per self-verification question")
-    p.add_argument("--fobar-n", type=int, default=d.fobar_n, help="solutions per FOBAR question")
-    p.add_argument("--mask-limit", type=int, default=d.mask_limit, help="numbers masked per problem (0: all)")
-    p.add_argument("--muggle-n", type=int, default=d.muggle_n, help="new questions per MuggleMath kind")
-    p.add_argument("--muggle-k", type=int, default=d.muggle_k, help="votes per new MuggleMath question")
-    p.add_argument("--muggle-agreement", type=float, default=d.muggle_agreement, help="share the majority needs")
-    p.add_argument("--perturb-n", type=int, default=d.perturb_n, help="perturbed versions per problem")
+    p.add_argument("--base-url", type=url_list, default=None, help="OpenAI-compatible server URL(s), comma separated")
+    p.add_argument(
+        "--out", type=out_folder, default="runs/augment-gsm8k", help="run folder; the same folder resumes a run"
+    )
+    p.add_argument("--seed", type=integer, default=d.seed)
+    p.add_argument("--temperature", type=nonnegative_float, default=d.temperature)
+    p.add_argument("--max-tokens", type=positive_int, default=d.max_tokens, help="most tokens per generated reply")
+    p.add_argument("--ansaug-n", type=positive_int, default=d.ansaug_n, help="sampled solutions per problem")
+    p.add_argument("--rephrase-n", type=positive_int, default=d.rephrase_n, help="rephrasings per problem")
+    p.add_argument("--sv-n", type=positive_int, default=d.sv_n, help="solutions per self-verification question")
+    p.add_argument("--fobar-n", type=positive_int, default=d.fobar_n, help="solutions per FOBAR question")
+    p.add_argument(
+        "--mask-limit", type=nonnegative_int, default=d.mask_limit, help="numbers masked per problem (0: all)"
+    )
+    p.add_argument("--muggle-n", type=positive_int, default=d.muggle_n, help="new questions per MuggleMath kind")
+    p.add_argument("--muggle-k", type=positive_int, default=d.muggle_k, help="votes per new MuggleMath question")
+    p.add_argument("--muggle-agreement", type=share, default=d.muggle_agreement, help="share the majority needs")
+    p.add_argument("--perturb-n", type=positive_int, default=d.perturb_n, help="perturbed versions per problem")
     p.add_argument(
         "--perturb-programs",
         default=d.perturb_programs,
@@ -446,20 +469,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f = FilterOptions()
     p.add_argument("--scorer", default=None, help="best-of-N scorer: orm, prm-qwen, prm-shepherd or verifier")
     p.add_argument("--scorer-model", default=None, help="reward model folder / Hub id (verifier: the LLM backend)")
-    p.add_argument("--best-of", type=int, default=None, help="keep the top K scored samples per problem and type")
-    p.add_argument("--min-score", type=float, default=None, help="drop samples scored below this")
+    p.add_argument(
+        "--best-of", type=positive_int, default=None, help="keep the top K scored samples per problem and type"
+    )
+    p.add_argument("--min-score", type=finite_float, default=None, help="drop samples scored below this")
     p.add_argument("--prm-aggregate", default=f.prm_aggregate, choices=["min", "prod", "last"])
-    p.add_argument("--dedup-threshold", type=float, default=f.dedup_threshold, help="near-duplicate cosine (0.98)")
+    p.add_argument("--dedup-threshold", type=share, default=f.dedup_threshold, help="near-duplicate cosine (0.98)")
     p.add_argument("--no-near-dedup", action="store_true", help="skip embedding near-duplicate removal")
     p.add_argument("--decontaminate", default=f.decontaminate, help="eval sets: gsm8k-test, gsm8k-test=PATH, files")
     p.add_argument("--no-decontaminate", action="store_true", help="skip decontamination")
     p.add_argument("--no-report", action="store_true", help="skip the diversity report at the end")
-    p.add_argument("--select-budget", type=int, default=None, help="pick N kept samples that add the most diversity")
-    p.add_argument("--shard-size", type=int, default=8, help="problems per Prefect task")
-    p.add_argument("--concurrency", type=int, default=32, help="problem/augmenter pairs in flight")
-    p.add_argument("--max-batch", type=int, default=None, help="batch size of in-process backends")
-    p.add_argument("--request-timeout", type=float, default=120.0, help="seconds per request to an openai server")
-    p.add_argument("--max-retries", type=int, default=6, help="retries of a failed openai request (429, 5xx...)")
+    p.add_argument(
+        "--select-budget", type=positive_int, default=None, help="pick N kept samples that add the most diversity"
+    )
+    p.add_argument("--shard-size", type=positive_int, default=8, help="problems per Prefect task")
+    p.add_argument("--concurrency", type=positive_int, default=32, help="problem/augmenter pairs in flight")
+    p.add_argument("--max-batch", type=positive_int, default=None, help="batch size of in-process backends")
+    p.add_argument(
+        "--request-timeout", type=positive_float, default=120.0, help="seconds per request to an openai server"
+    )
+    p.add_argument(
+        "--max-retries", type=nonnegative_int, default=6, help="retries of a failed openai request (429, 5xx...)"
+    )
     p.add_argument(
         "--task-runner",
         default="loop",
@@ -470,7 +501,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "prefect-ray), each building its own backend, so a local model loads once per worker. With a task runner, "
         "--concurrency counts per shard",
     )
-    p.add_argument("--workers", type=int, default=None, help="threads or worker processes (default: 4 threads, 2 Dask)")
+    p.add_argument(
+        "--workers", type=positive_int, default=None, help="threads or worker processes (default: 4 threads, 2 Dask)"
+    )
     p.add_argument("--runner-address", default=None, help="an existing Dask scheduler / Ray cluster address")
 
 
@@ -507,7 +540,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     state = asyncio.run(
         augment_gsm8k(
-            dataset=args.dataset,
+            dataset=args.problems,
             split=args.split,
             limit=args.limit,
             augmenters=parse_augmenters(args.augmenters),

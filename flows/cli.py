@@ -11,6 +11,7 @@ import os
 import sys
 
 from core.errors import UserError
+from core.urls import redact_url
 from flows import deploy  # light: imports prefect only when serve or deploy runs
 from flows.command import FlowCommand
 
@@ -36,6 +37,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad option in one sentence (exit 2) instead of usage + message."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        message = redact_url(" ".join(message.split()))  # one line, and no key a URL carried
         sys.stderr.write(f"{self.prog}: {message[0].upper()}{message[1:]}; see `{self.prog} --help`.\n")
         sys.exit(2)
 
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         flow_args = flow_parser.parse_args(rest + (["--help"] if args.help else []))
         return command.run(flow_args)
     except UserError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {redact_url(' '.join(str(exc).split()))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: finished work is saved; run the same command again to resume.\n")

@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 
 from core.errors import UserError
+from core.urls import has_password, redact_url
+from flows.options import existing_folder, positive_int
 
 # `flows run` name -> "module:attribute" of its Prefect flow (the deployment is named after the Prefect flow)
 FLOW_OBJECTS: dict[str, str] = {
@@ -73,12 +75,16 @@ def parse_params(values: list[str]) -> dict[str, dict]:
         target, sep, raw = value.partition("=")
         name, dot, key = target.rpartition(".")
         if not sep or not dot or not key:
-            raise UserError(f"--param takes FLOW.PARAMETER=VALUE, e.g. --param augment-gsm8k.limit=100; got {value!r}.")
+            raise UserError(
+                f"--param takes FLOW.PARAMETER=VALUE, e.g. --param augment-gsm8k.limit=100; got {redact_url(value)!r}."
+            )
         if name not in FLOW_OBJECTS:
             raise UserError(f"--param names no flow {name!r}; choose among {', '.join(FLOW_OBJECTS)}.")
+        if has_password(raw):  # a deployment's parameters are stored by Prefect for good
+            raise UserError(f"--param {target} holds a password or key in a URL; put the key in OPENAI_API_KEY.")
         try:
             parsed = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON (or a number past Python's digit limit): take it as text
             parsed = raw
         params.setdefault(name, {})[key] = parsed
     return params
@@ -188,7 +194,7 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     add_common_arguments(p)
-    p.add_argument("--limit", type=int, default=None, help="most flow runs at once (default: no limit)")
+    p.add_argument("--limit", type=positive_int, default=None, help="most flow runs at once (default: no limit)")
 
 
 def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
@@ -196,6 +202,7 @@ def add_deploy_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool", default=DEFAULT_POOL, help="work pool (made as a process pool if missing)")
     p.add_argument(
         "--workdir",
+        type=existing_folder,
         default=".",
         help="folder the worker runs flows in, where relative --out paths land (default: this folder)",
     )

@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 
 from core.errors import UserError
 from flows.command import FlowCommand
+from flows.options import existing_folder, out_folder, positive_int
 from flows.outcome import fails_cleanly, run_flow
 
 
@@ -96,7 +97,12 @@ def diversity_report(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run folder written by the augment flow (has samples.parquet)")
+    parser.add_argument(
+        "--run",
+        type=existing_folder,
+        required=True,
+        help="run folder written by the augment flow (has samples.parquet)",
+    )
     parser.add_argument(
         "--model",
         default=None,
@@ -104,11 +110,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--select-budget",
-        type=int,
+        type=positive_int,
         default=None,
         help="also pick N kept samples that add the most diversity (written to RUN/selected.jsonl)",
     )
-    parser.add_argument("--cache-dir", default=None, help="embedding cache (default: ~/.cache/mathaug/embeddings)")
+    parser.add_argument(
+        "--cache-dir", type=out_folder, default=None, help="embedding cache (default: ~/.cache/mathaug/embeddings)"
+    )
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -11,6 +11,15 @@ from prefect import flow, get_run_logger
 
 from core.errors import UserError
 from flows.command import FlowCommand
+from flows.options import (
+    existing_folder,
+    integer,
+    nonnegative_float,
+    nonnegative_int,
+    out_folder,
+    positive_int,
+    url_list,
+)
 from flows.outcome import fails_cleanly, run_flow
 from sft.prompts import AHA_ANSWER, AHA_QUESTION
 
@@ -104,19 +113,25 @@ def evaluate_flow(options: EvaluateOptions) -> dict:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", help="folder for eval.json and eval.md (default: the --run folder)")
+    parser.add_argument("--out", type=out_folder, help="folder for eval.json and eval.md (default: the --run folder)")
     parser.add_argument("--backend", default="local", choices=["local", "openai", "vllm"], help="LLM backend (local)")
     parser.add_argument("--model", help="model to evaluate (default: the run's model/, else the bundled SmolLM2)")
-    parser.add_argument("--base-url", help="with --backend openai: the server's URL(s), comma-separated")
+    parser.add_argument("--base-url", type=url_list, help="with --backend openai: the server's URL(s), comma-separated")
     parser.add_argument("--problems", default="sample", help="GSM8K test problems (default: the bundled sample)")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N problems")
-    parser.add_argument("--k", type=int, default=4, help="pass@k and best@k; 0 for greedy accuracy only (default 4)")
-    parser.add_argument("--samples", type=int, help="completions drawn per problem for pass@k (default: k)")
-    parser.add_argument("--temperature", type=float, default=0.7, help="for the k samples and the aha table (0.7)")
-    parser.add_argument("--max-tokens", type=int, default=512, help="tokens per completion (default 512)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--run", help="a training run folder: add the per-checkpoint aha table")
-    parser.add_argument("--aha-samples", type=int, default=16, help="samples per checkpoint for the aha table (16)")
+    parser.add_argument("--limit", type=positive_int, help="evaluate only the first N problems")
+    parser.add_argument(
+        "--k", type=nonnegative_int, default=4, help="pass@k and best@k; 0 for greedy accuracy only (default 4)"
+    )
+    parser.add_argument("--samples", type=positive_int, help="completions drawn per problem for pass@k (default: k)")
+    parser.add_argument(
+        "--temperature", type=nonnegative_float, default=0.7, help="for the k samples and the aha table (0.7)"
+    )
+    parser.add_argument("--max-tokens", type=positive_int, default=512, help="tokens per completion (default 512)")
+    parser.add_argument("--seed", type=integer, default=0)
+    parser.add_argument("--run", type=existing_folder, help="a training run folder: add the per-checkpoint aha table")
+    parser.add_argument(
+        "--aha-samples", type=positive_int, default=16, help="samples per checkpoint for the aha table (16)"
+    )
     parser.add_argument("--aha-question", default=AHA_QUESTION, help="the fixed question of the aha table")
     parser.add_argument("--aha-answer", default=AHA_ANSWER, help="its gold answer")
     parser.add_argument("--aha-only", action="store_true", help="with --run: skip the accuracy evaluation")

@@ -10,6 +10,21 @@ from prefect import flow, get_run_logger
 
 from core.errors import UserError
 from flows.command import FlowCommand
+from flows.options import (
+    at_least,
+    comma_list,
+    existing_folder,
+    finite_float,
+    integer,
+    nonnegative_float,
+    nonnegative_int,
+    out_folder,
+    positive_float,
+    positive_int,
+    run_source,
+    share,
+    url,
+)
 from flows.outcome import fails_cleanly, run_flow
 from sft.rewards import DEFAULT_REWARDS, REWARDS
 from sft.runtime import GrpoOptions, SftOptions, TrainOptions
@@ -62,22 +77,32 @@ def grpo_flow(options: GrpoOptions) -> dict:
 
 
 def _add_common(parser: argparse.ArgumentParser, learning_rate: float, batch_size: int) -> None:
-    parser.add_argument("--out", required=True, help="output folder: checkpoints, model/, metrics.json")
+    parser.add_argument(
+        "--out", type=out_folder, required=True, help="output folder: checkpoints, model/, metrics.json"
+    )
     parser.add_argument("--model", help="model folder, .gguf or Hub id (default: the bundled SmolLM2-135M-Instruct)")
-    parser.add_argument("--epochs", type=float, default=1.0, help="passes over the data (default 1)")
-    parser.add_argument("--max-steps", type=int, default=-1, help="optimizer steps; overrides --epochs when > 0")
-    parser.add_argument("--learning-rate", type=float, default=learning_rate, help=f"default {learning_rate:g}")
-    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"per device (default {batch_size})")
-    parser.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps (default 1)")
+    parser.add_argument("--epochs", type=positive_float, default=1.0, help="passes over the data (default 1)")
+    parser.add_argument("--max-steps", type=integer, default=-1, help="optimizer steps; overrides --epochs when > 0")
+    parser.add_argument(
+        "--learning-rate", type=positive_float, default=learning_rate, help=f"default {learning_rate:g}"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=batch_size, help=f"per device (default {batch_size})"
+    )
+    parser.add_argument("--grad-accum", type=positive_int, default=1, help="gradient accumulation steps (default 1)")
     parser.add_argument("--lora", action="store_true", help="train a LoRA adapter (merged into model/ at the end)")
-    parser.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default 16)")
-    parser.add_argument("--lora-alpha", type=int, default=32, help="LoRA alpha (default 32)")
+    parser.add_argument("--lora-r", type=positive_int, default=16, help="LoRA rank (default 16)")
+    parser.add_argument("--lora-alpha", type=positive_int, default=32, help="LoRA alpha (default 32)")
     parser.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for GPU memory")
-    parser.add_argument("--save-steps", type=int, default=0, help="save a checkpoint-N folder every N steps (0: none)")
-    parser.add_argument("--logging-steps", type=int, default=10, help="log metrics every N steps (default 10)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--gpus", type=int, default=1, help="data-parallel GPUs through accelerate (default 1)")
-    parser.add_argument("--limit", type=int, help="use only the first N rows / problems")
+    parser.add_argument(
+        "--save-steps", type=nonnegative_int, default=0, help="save a checkpoint-N folder every N steps (0: none)"
+    )
+    parser.add_argument("--logging-steps", type=positive_int, default=10, help="log metrics every N steps (default 10)")
+    parser.add_argument("--seed", type=integer, default=0)
+    parser.add_argument(
+        "--gpus", type=positive_int, default=1, help="data-parallel GPUs through accelerate (default 1)"
+    )
+    parser.add_argument("--limit", type=positive_int, help="use only the first N rows / problems")
 
 
 def _common(args: argparse.Namespace) -> dict:
@@ -106,10 +131,15 @@ def _common(args: argparse.Namespace) -> dict:
 
 def _add_sft_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--run", required=True, help="the --out folder of `flows run augment-gsm8k` (or a Parquet file)"
+        "--run",
+        type=run_source,
+        required=True,
+        help="the --out folder of `flows run augment-gsm8k` (or a Parquet file)",
     )
     _add_common(parser, learning_rate=1e-5, batch_size=8)
-    parser.add_argument("--max-length", type=int, default=1024, help="tokens per example, longer ones cut (1024)")
+    parser.add_argument(
+        "--max-length", type=positive_int, default=1024, help="tokens per example, longer ones cut (1024)"
+    )
     parser.add_argument("--packing", action="store_true", help="pack several examples into each sequence")
     parser.add_argument("--system-prompt", help="a system turn to put before every question (default: none)")
 
@@ -138,8 +168,8 @@ def _reward_weights(pairs: list[str]) -> dict[str, float]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         try:
-            weights[name.strip()] = float(value)
-        except ValueError:
+            weights[name.strip()] = finite_float(value)
+        except argparse.ArgumentTypeError:
             sep = ""
         if not sep:
             raise UserError(f"--reward-weight takes NAME=WEIGHT, e.g. correct=2.0, not {pair!r}.")
@@ -148,14 +178,21 @@ def _reward_weights(pairs: list[str]) -> dict[str, float]:
 
 def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--problems", default="sample", help="GSM8K problems to train on (default: the bundled sample)")
-    parser.add_argument("--run", help="take prompts and answers from this run's kept dataset instead of --problems")
+    parser.add_argument(
+        "--run",
+        type=run_source,
+        help="take prompts and answers from this run's kept dataset instead of --problems",
+    )
     _add_common(parser, learning_rate=1e-6, batch_size=8)
-    parser.add_argument("--num-generations", type=int, default=8, help="completions per prompt (default 8)")
-    parser.add_argument("--max-completion-length", type=int, default=256, help="tokens per completion (256)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
-    parser.add_argument("--beta", type=float, default=0.0, help="KL coefficient (default 0: no reference model)")
+    parser.add_argument("--num-generations", type=at_least(2), default=8, help="completions per prompt (default 8)")
+    parser.add_argument("--max-completion-length", type=positive_int, default=256, help="tokens per completion (256)")
+    parser.add_argument("--temperature", type=nonnegative_float, default=1.0, help="sampling temperature (default 1.0)")
+    parser.add_argument(
+        "--beta", type=nonnegative_float, default=0.0, help="KL coefficient (default 0: no reference model)"
+    )
     parser.add_argument(
         "--rewards",
+        type=comma_list,
         default=",".join(DEFAULT_REWARDS),
         help=f"comma-separated rewards from {', '.join(REWARDS)} (default: %(default)s)",
     )
@@ -166,11 +203,17 @@ def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=WEIGHT",
         help="weight of one reward (repeatable; default 1 each)",
     )
-    parser.add_argument("--length-soft-limit", type=int, default=256, help="length reward: tokens free of penalty")
-    parser.add_argument("--length-hard-limit", type=int, default=512, help="length reward: tokens of full penalty")
+    parser.add_argument(
+        "--length-soft-limit", type=nonnegative_int, default=256, help="length reward: tokens free of penalty"
+    )
+    parser.add_argument(
+        "--length-hard-limit", type=positive_int, default=512, help="length reward: tokens of full penalty"
+    )
     parser.add_argument("--vllm", choices=["colocate", "server"], help="generate with vLLM (GPU only)")
-    parser.add_argument("--vllm-server-url", help="with --vllm server: e.g. http://localhost:8000 (`trl vllm-serve`)")
-    parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3, help="with --vllm colocate (0.3)")
+    parser.add_argument(
+        "--vllm-server-url", type=url, help="with --vllm server: e.g. http://localhost:8000 (`trl vllm-serve`)"
+    )
+    parser.add_argument("--vllm-gpu-memory-utilization", type=share, default=0.3, help="with --vllm colocate (0.3)")
 
 
 def _run_grpo(args: argparse.Namespace) -> int:
@@ -182,6 +225,8 @@ def _run_grpo(args: argparse.Namespace) -> int:
         build_rewards(rewards, weights)
     except ValueError as exc:
         raise UserError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+    if args.length_hard_limit <= args.length_soft_limit:
+        raise UserError("--length-hard-limit must be more than --length-soft-limit (tokens of full vs no penalty).")
     if args.num_generations < 2:
         raise UserError("--num-generations must be at least 2: GRPO compares completions of the same prompt.")
     if (args.batch_size * args.grad_accum * args.gpus) % args.num_generations:
@@ -238,8 +283,10 @@ def export_flow(
 
 
 def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="the --out folder of `flows run augment-gsm8k`")
-    parser.add_argument("--verl-out", help="write verl's train.parquet / test.parquet / README.md here")
+    parser.add_argument("--run", type=existing_folder, required=True, help="the --out folder of augment-gsm8k")
+    parser.add_argument(
+        "--verl-out", type=out_folder, help="write verl's train.parquet / test.parquet / README.md here"
+    )
     parser.add_argument("--test-problems", default="sample", help="GSM8K test problems for test.parquet ('none': skip)")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the kept rows with a dataset card")
     parser.add_argument("--public", action="store_true", help="make the Hub dataset public (default private)")

@@ -31,7 +31,10 @@ def kept_dataset_path(run: str | Path) -> Path:
 def read_kept(run: str | Path) -> pl.DataFrame:
     """The kept rows of a run (MetaMathQA columns query, response, type, original_question)."""
     path = kept_dataset_path(run)
-    frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_ndjson(path)
+    try:
+        frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_ndjson(path)
+    except Exception as exc:  # noqa: BLE001 - polars raises several kinds for a bad or unreadable file
+        raise UserError(f"{path} is not a readable {path.suffix[1:]} file of rows ({type(exc).__name__}).") from None
     missing = [c for c in ("query", "response") if c not in frame.columns]
     if missing:
         raise UserError(f"{path} has no {missing[0]!r} column; it must have the MetaMathQA columns query and response.")

@@ -15,6 +15,7 @@ import random
 
 from core.errors import UserError
 from core.llm.base import Completion, GenParams, Message, UsageCounter
+from core.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def _check_reachable(url: str) -> None:
         httpx.get(url.rstrip("/") + "/models", timeout=10, headers={"Authorization": f"Bearer {_api_key()}"})
     except httpx.HTTPError as exc:
         raise UserError(
-            f"Cannot reach the LLM server at {url} ({type(exc).__name__}); start it or fix --base-url."
+            f"Cannot reach the LLM server at {redact_url(url)} ({type(exc).__name__}); start it or fix --base-url."
         ) from None
 
 
