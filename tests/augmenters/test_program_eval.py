@@ -148,3 +148,81 @@ def test_negative_input_literal():
 )
 def test_answer_string(value, text):
     assert answer_string(value) == text
+
+
+# --- issue 17: whatever the program, only a ProgramError leaves, quickly --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("x = 1e99999999\nanswer = x", "number_too_large"),  # took minutes at parse time before
+        ("x = 1e9999999\nanswer = x", "number_too_large"),
+        ("x = 1e-80000\nanswer = x", "number_too_large"),
+        ("x = 0x" + "f" * 100 + "\nanswer = x", "number_too_large"),
+        ("x = 3\nanswer = 0\nfor i in range(0, x, 0):\n    answer = answer + 1", "bad_range"),  # was ValueError
+        ("answer = 0\nfor i in range(2 ** 63):\n    answer = 1", "loop_too_long"),  # was OverflowError
+        ("answer = 0\nfor i in range(-(2 ** 200), 0):\n    answer = 1", "loop_too_long"),
+        ("answer = 0\nfor i in range(10, 0, -1):\n    answer = answer + i", None),
+        ("answer = " + "+".join(["1"] * 3000), "program_too_large"),
+        ("answer = " + "-" * 150 + "1", "program_too_deep"),
+    ],
+)
+def test_hostile_programs_end_in_a_program_error(source, reason):
+    started = time.monotonic()
+    if reason is None:
+        assert evaluate(source) == 55
+    else:
+        with pytest.raises(ProgramError) as info:
+            evaluate(source)
+        assert info.value.reason == reason
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_chained_mark_of_3000_terms_is_an_unreadable_mark_not_a_recursion_error():
+    from augmenters.solution_program import program_from_solution
+
+    mark = "+".join(["1"] * 3000) + "=3000"
+    with pytest.raises(ProgramError) as info:
+        program_from_solution("Tom has 1 apple.", "...", [mark], "3000")
+    assert info.value.reason == "unreadable_mark"
+    with pytest.raises(ProgramError) as info:
+        program_from_solution("Tom has 1 apple.", "...", ["1e99999999*1=5"], "5")
+    assert info.value.reason == "unreadable_mark"
+
+
+def test_any_runtime_failure_is_a_program_error(monkeypatch):
+    import augmenters.program_eval as program_eval
+
+    def broken(*_):
+        raise MemoryError
+
+    monkeypatch.setattr(program_eval._Machine, "binop", broken)
+    with pytest.raises(ProgramError) as info:
+        evaluate("x = 2\nanswer = x + 1")
+    assert info.value.reason == "evaluation_failed"
+
+
+def test_a_refused_candidate_lets_the_next_one_be_tried():
+    import asyncio
+
+    from augmenters import perturb
+    from augmenters.base import AugmentConfig
+    from core.llm.scripted import ScriptedLLM
+
+    problem = {
+        "id": "p-natalia",
+        "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+        "How many clips did Natalia sell altogether in April and May?",
+        "answer": "72",
+        "solution": "Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips.",
+        "calculations": ["48/2=24", "48+24=72"],
+    }
+    candidates = [
+        "```python\napril = 48\nanswer = 0\nfor i in range(0, april, 0):\n    answer = 1\n```",
+        "```python\napril = 1e99999999\nanswer = april\n```",
+        "```python\napril = 48\nmay = april / 2\nanswer = april + may\n```",
+    ]
+    llm = ScriptedLLM(lambda messages, k: candidates[k])
+    outcome = asyncio.run(perturb.program_from_model(problem, llm, AugmentConfig(perturb_programs="model")))
+    assert outcome.checked is not None and outcome.source.endswith("answer = april + may")

@@ -184,3 +184,31 @@ def test_answers_equal_in_worker_thread():
 def test_no_eval_or_exec_in_source():
     source = Path(answers.__file__).read_text(encoding="utf-8")
     assert not re.search(r"\b(eval|exec)\s*\(", source)
+
+
+# --- issue 17: a short number text never expands into unbounded work -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1e99999999", "1e-80000", "The answer is: 1e5000", "#### 1e99999999", "9" * 5000, "\\boxed{1e99999999}",
+     "1e99999999/3", "3/" + "9" * 5000, "1 1/" + "9" * 5000, "\\frac{1}{" + "9" * 5000 + "}", "$1e9999999$",
+     "2^{99999999}", "10**99999999"],
+)  # fmt: skip
+def test_huge_numbers_are_refused_at_once_and_never_equal(text):
+    import time
+
+    started = time.monotonic()
+    raw = extract_answer(text)
+    normalize_answer(raw)
+    assert parse_number(raw) is None or abs(parse_number(raw)) < 10**100
+    assert not answers_equal("5", raw)
+    assert not answers_equal(raw, raw) or parse_number(raw) is not None  # a refused number equals nothing
+    assert time.monotonic() - started < 1.0  # normalize_answer('1e-80000') took 6.8 s before
+
+
+def test_number_refusal_says_why_and_leaves_ordinary_numbers_alone():
+    assert "more than 100 digits" in answers.number_refusal("1e5000")
+    assert answers.number_refusal("1e5") is None
+    assert answers.number_refusal("apples") is None
+    assert normalize_answer("1e5") == "100000"

@@ -23,7 +23,12 @@ def jsonl(*rows: dict) -> str:
 
 # name -> (file name or None, its content (None: no file), extra options, words the one error line must hold)
 CASES: dict[str, tuple[str | None, str | bytes | None, list[str], list[str]]] = {
-    "broken jsonl": ("d.jsonl", GOOD + '\n{"question": "Half a line', [], ["Line 2 of", "not valid JSON"]),
+    "broken jsonl": (
+        "d.jsonl",
+        GOOD + '\n{"question": "Half a line',
+        ["--limit", "5"],
+        ["Line 2 of", "not valid JSON"],
+    ),
     "a row that is not an object": ("d.jsonl", '["a", "list"]\n', [], ["Line 1 of", "not a JSON object"]),
     "missing question": ("d.jsonl", jsonl({"answer": "#### 7"}), [], ["Row 1 of", "no text in its 'question'"]),
     "missing answer": ("d.jsonl", jsonl({"question": "Q?"}), [], ["Row 1 of", "has no 'answer' field"]),
@@ -49,23 +54,55 @@ ANSWER_CASES = {
 }
 
 
+def _symlink_loop(path):
+    path.symlink_to(path.with_name("other.jsonl"))
+    path.with_name("other.jsonl").symlink_to(path)
+
+
+# issue 17: every file read ends in a sentence that names the real problem, and no key leaks from a URL
+ISSUE_17_CASES: dict[str, tuple[str | None, object, list[str], list[str]]] = {
+    "latin-1 file": ("d.jsonl", '{"question": "Caf\xe9?", "answer": "#### 7"}\n'.encode("latin-1"), [],
+                     ["Line 1 of", "not UTF-8"]),
+    "UTF-16 file": ("d.jsonl", GOOD.encode("utf-16"), [], ["UTF-16", "save it as UTF-8"]),
+    "lone surrogate": ("d.jsonl", b'{"question": "Q\\ud800?", "answer": "#### 7"}\n', [], ["lone surrogate"]),
+    "100,000 nested brackets": ("d.jsonl", b"[" * 100_000 + b"]" * 100_000 + b"\n", [], ["nested too deeply"]),
+    "5,000-digit integer": ("d.jsonl", b'{"question": "Q?", "answer": ' + b"9" * 5000 + b"}\n", [],
+                            ["more than 100 digits"]),
+    "1e99999999 answer": ("d.jsonl", jsonl({"question": "Q?", "answer": "#### 1e99999999"}), [],
+                          ["too large", "100 digits"]),
+    "empty answer": ("d.jsonl", jsonl({"question": "Q?", "answer": "  "}), [], ["empty 'answer'"]),
+    "conflicting duplicates": ("d.jsonl", jsonl({"question": "Q?", "answer": "#### 1"}, {"question": "Q?",
+                               "answer": "#### 2"}), ["--limit", "5"], ["Rows 1 and 2", "different answers"]),
+    "a folder as the file": ("d.jsonl", "mkdir", [], ["is a folder"]),
+    "a symlink loop": ("d.jsonl", _symlink_loop, [], ["symlink loop"]),
+    "--out /dev/null": (None, None, ["--out", "/dev/null"], ["--out", "is a file, not a folder"]),
+    "--base-url with a key": (None, None, ["--base-url", "http://user:SECRETKEY@127.0.0.1:9/v1"], ["OPENAI_API_KEY"]),
+    "--base-url that does not parse": (None, None, ["--base-url", "http://[::1"], ["not a valid URL"]),
+    "--temperature nan": (None, None, ["--temperature", "nan"], ["not a finite number"]),
+}  # fmt: skip
+
+
 def _run_case(server, folder, name, case):
     file_name, content, extra, _ = case
     args = ["run", "augment-gsm8k", *DEAD_LLM, "--out", str(folder / "out"), *extra]
     if file_name:
         path = folder / file_name
-        if isinstance(content, bytes):
+        if content == "mkdir":
+            path.mkdir()
+        elif callable(content):
+            content(path)
+        elif isinstance(content, bytes):
             path.write_bytes(content)
         elif content is not None:
             path.write_text(content)
-        args += ["--dataset", str(path)]
+        args += ["--problems", str(path)]
     return flows(server, *args)
 
 
 @pytest.fixture(scope="module")
 def outcomes(prefect_server, tmp_path_factory):
     """Every case's CompletedProcess, six at a time."""
-    cases = {**CASES, **ANSWER_CASES}
+    cases = {**CASES, **ANSWER_CASES, **ISSUE_17_CASES}
     folders = {name: tmp_path_factory.mktemp("case") for name in cases}
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = {name: pool.submit(_run_case, prefect_server, folders[name], name, c) for name, c in cases.items()}
@@ -88,3 +125,9 @@ def test_malformed_input_ends_in_one_sentence(name, outcomes):
 @pytest.mark.parametrize("name", list(ANSWER_CASES))
 def test_non_numeric_or_mistyped_answers_end_in_one_sentence(name, outcomes):
     _assert_one_sentence(outcomes[name], ANSWER_CASES[name][3])
+
+
+@pytest.mark.parametrize("name", list(ISSUE_17_CASES))
+def test_issue_17_files_and_options_end_in_one_sentence(name, outcomes):
+    _assert_one_sentence(outcomes[name], ISSUE_17_CASES[name][3])
+    assert "SECRETKEY" not in outcomes[name].stdout + outcomes[name].stderr
