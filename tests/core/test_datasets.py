@@ -66,3 +66,79 @@ def test_missing_file_and_bad_spec():
         load_problems("not a dataset")
     with pytest.raises(UserError, match="positive"):
         load_problems("sample", limit=0)
+
+
+# --- issue 17: every way a file can be wrong ends in one sentence that names it ---------------------------------
+
+GOOD_ROW = b'{"question": "Q?", "answer": "#### 7"}\n'
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ('{"question": "Caf\xe9?", "answer": "#### 7"}\n'.encode("latin-1"), "not UTF-8"),
+        (GOOD_ROW.decode().encode("utf-16"), "UTF-16"),
+        (b'{"question": "Q\\ud800?", "answer": "#### 7"}\n', "lone surrogate"),
+        (b"[" * 100_000 + b"]" * 100_000 + b"\n", "nested too deeply"),
+        (b'{"question": "Q?", "answer": ' + b"9" * 5000 + b"}\n", "more than 100 digits"),
+        (b'{"question": "Q?", "answer": "#### 1e99999999"}\n', "too large to read exactly"),
+        (b'{"question": "Q?", "answer": "#### 1e-80000"}\n', "too large to read exactly"),
+        (b'{"question": "Q?", "answer": ""}\n', "empty 'answer'"),
+        (b'{"question": "Q?", "answer": "#### 1"}\n{"question": "Q?", "answer": "#### 2"}\n', "different answers"),
+    ],
+)
+def test_hostile_files_give_one_sentence_quickly(tmp_path, content, words):
+    import time
+
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(content)
+    started = time.monotonic()
+    with pytest.raises(UserError, match=words) as info:
+        load_problems(str(path))
+    assert "\n" not in str(info.value)
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_utf8_bom_is_accepted(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD_ROW)
+    assert load_problems(str(path))["answer"].to_list() == ["7"]
+
+
+def test_folders_symlink_loops_and_unreadable_files_are_named_for_what_they_are(tmp_path, monkeypatch):
+    (tmp_path / "dir.jsonl").mkdir()
+    with pytest.raises(UserError, match="is a folder, not a file"):
+        load_problems(str(tmp_path / "dir.jsonl"))
+    (tmp_path / "a.jsonl").symlink_to(tmp_path / "b.jsonl")
+    (tmp_path / "b.jsonl").symlink_to(tmp_path / "a.jsonl")
+    with pytest.raises(UserError, match="symlink loop"):
+        load_problems(str(tmp_path / "a.jsonl"))
+    (tmp_path / "dangling.jsonl").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(UserError, match="symlink to nothing"):
+        load_problems(str(tmp_path / "dangling.jsonl"))
+    locked = tmp_path / "locked.jsonl"
+    locked.write_bytes(GOOD_ROW)
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(locked), "open", refuse)  # root ignores chmod 0, so the refusal is simulated
+    with pytest.raises(UserError, match="permission denied"):
+        load_problems(str(locked))
+
+
+def test_limit_reads_only_the_rows_it_needs(tmp_path):
+    path = tmp_path / "long.jsonl"
+    rows = [json.dumps({"question": f"Q{i}?", "answer": f"#### {i}"}) for i in range(3)]
+    path.write_text("\n".join(rows) + "\n{broken line that a full parse would refuse\n")
+    assert load_problems(str(path), limit=2)["answer"].to_list() == ["0", "1"]
+    with pytest.raises(UserError, match="Line 4"):
+        load_problems(str(path))
+
+
+def test_duplicate_questions_are_reported(tmp_path, caplog):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"question": "Q?", "answer": "#### 1"}\n{"question": "Q?", "answer": "#### 1.0"}\n')
+    with caplog.at_level("WARNING"):
+        assert load_problems(str(path)).height == 1
+    assert "repeats 1 question" in caplog.text
