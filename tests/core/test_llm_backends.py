@@ -12,7 +12,7 @@ from core.errors import UserError
 from core.llm import GenParams, make_backend
 from core.llm.base import Completion
 from core.llm.batching import BatchingBackend
-from core.llm.openai_backend import LLMCallError
+from core.llm.openai_backend import LLMCallError, ServerBroken
 
 
 class Recording(BatchingBackend):
@@ -110,11 +110,26 @@ def test_openai_backend_retries_faults_and_counts_them():
 
 
 def test_openai_backend_gives_up_on_a_4xx_in_one_sentence():
+    with FakeOpenAI(reject_for=lambda text: "prompt too long" if "long" in text else None) as server:
+        llm = make_backend("openai", model="fake", base_url=server.url)
+        with pytest.raises(LLMCallError, match="HTTP 400.*prompt too long"):
+            asyncio.run(ask(llm, "a long one"))
+    assert llm.usage.retries == 0 and llm.broken is None  # one bad request is not a broken server
+
+
+def test_openai_backend_with_a_wrong_model_name_stops_every_call_in_one_sentence():
     with FakeOpenAI() as server:
         llm = make_backend("openai", model="missing", base_url=server.url)
-        with pytest.raises(LLMCallError, match="HTTP 404"):
-            asyncio.run(ask(llm, "hi"))
-    assert llm.usage.retries == 0
+        llm.backoff_s = 0.01
+
+        async def main():
+            return await asyncio.gather(*(ask(llm, f"q {i}") for i in range(8)), return_exceptions=True)
+
+        results = asyncio.run(main())
+    assert all(isinstance(r, ServerBroken) for r in results)
+    message = str(results[0])
+    assert "HTTP 404" in message and "does not exist" in message and "--model" in message
+    assert len(message.splitlines()) == 1
 
 
 def test_openai_backend_spreads_calls_over_several_urls():
