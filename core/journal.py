@@ -11,6 +11,7 @@ discarded on read and cut off the file before the next append.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections import defaultdict
@@ -89,14 +90,19 @@ class JournalWriter:
         self.path = path
         _cut_partial_line(path)
         self._file = None
+        self._written = 0  # lines written (flushed) so far
+        self._synced = 0  # lines an fsync has covered
+        self._syncing: asyncio.Future | None = None
 
     def _write(self, record: dict, sync: bool) -> None:
         if self._file is None:
             self._file = self.path.open("a", encoding="utf-8")
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()  # in the OS's hands: survives a kill of this process
+        self._written += 1
         if sync:
             os.fsync(self._file.fileno())  # on disk: survives a power cut
+            self._synced = self._written
 
     def append_reply(self, problem_id: str, augmenter: str, key: str, completions: list[dict]) -> None:
         """One raw reply of the model to a pair's request; made durable by the pair's append."""
@@ -111,6 +117,28 @@ class JournalWriter:
         if replayable:
             record["replayable"] = True
         self._write(record, sync=True)
+
+    async def append_durably(
+        self, problem_id: str, augmenter: str, samples: list[dict], replayable: bool = False
+    ) -> None:
+        """append() for an event loop: the fsync runs on a thread, and pairs finishing together share one."""
+        record: dict = {"problem_id": problem_id, "augmenter": augmenter, "samples": samples}
+        if replayable:
+            record["replayable"] = True
+        self._write(record, sync=False)
+        target = self._written
+        while self._synced < target:
+            if self._syncing is None:
+                self._syncing = asyncio.ensure_future(self._fsync())
+            await asyncio.shield(self._syncing)
+
+    async def _fsync(self) -> None:
+        covered = self._written  # an fsync that starts now covers every line written so far
+        try:
+            await asyncio.to_thread(os.fsync, self._file.fileno())
+            self._synced = max(self._synced, covered)
+        finally:
+            self._syncing = None
 
     def close(self) -> None:
         if self._file is not None:

@@ -21,6 +21,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from augmenters.base import AugmentConfig
 from augmenters.perturb import program_origins
@@ -155,7 +156,7 @@ async def _augment_pairs(
                 if pair in rebuild:
                     rebuilt.append([problem["id"], name, samples])
                 else:
-                    writer.append(problem["id"], name, samples, replayable=True)
+                    await writer.append_durably(problem["id"], name, samples, replayable=True)
             finally:
                 replayed += view.replayed
         if progress is not None:
@@ -389,7 +390,7 @@ async def augment_gsm8k(
     filters: dict | None = None,
     report: bool = True,
     select_budget: int | None = None,
-    shard_size: int = 8,
+    shard_size: int = 64,
     concurrency: int = 32,
     max_batch: int | None = None,
     task_runner: str = "loop",
@@ -445,7 +446,8 @@ async def augment_gsm8k(
             in_flight = asyncio.Semaphore(concurrency * max(1, len(getattr(llm, "base_urls", []) or [])))
             journal_dir = out_dir / "journal"
             results = await asyncio.gather(
-                *(augment_shard(shard, llm, cfg, journal_dir, in_flight, progress, control) for shard in shards)
+                # quote(): Prefect would walk each shard's problems and stored replies looking for futures
+                *(augment_shard(quote(shard), llm, cfg, journal_dir, in_flight, progress, control) for shard in shards)
             )
         else:
             # threads share the flow's engine where it is thread-safe; anything else builds its own from the options
@@ -589,7 +591,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-decontaminate", action="store_true", help="skip decontamination")
     p.add_argument("--no-report", action="store_true", help="skip the diversity report at the end")
     p.add_argument("--select-budget", type=int, default=None, help="pick N kept samples that add the most diversity")
-    p.add_argument("--shard-size", type=int, default=8, help="problems per Prefect task")
+    p.add_argument(
+        "--shard-size", type=int, default=64, help="problems per Prefect task (resume is per problem either way)"
+    )
     p.add_argument("--concurrency", type=int, default=32, help="problem/augmenter pairs in flight")
     p.add_argument("--max-batch", type=int, default=None, help="batch size of in-process backends")
     p.add_argument("--request-timeout", type=float, default=120.0, help="seconds per request to an openai server")

@@ -12,6 +12,7 @@ The API key comes only from the environment (OPENAI_API_KEY, or MATHAUG_API_KEY)
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -36,11 +37,26 @@ class ServerBroken(UserError):
         self.cause = cause
 
 
+class HTTPStatusError(Exception):
+    """A non-2xx answer: its status, the server's message and its Retry-After header."""
+
+    def __init__(self, status: int, message: str, retry_after: str | None) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
+class BadReply(ValueError):
+    """A 2xx answer that is not a usable chat completion (broken JSON, no choices, empty content)."""
+
+
 def _api_key() -> str:
     return os.environ.get("MATHAUG_API_KEY") or os.environ.get("OPENAI_API_KEY") or "EMPTY"
 
 
 class OpenAIBackend:
+    """Chat completions over plain httpx (JSON built and read here: the openai package's request transform and
+    response models cost ~10-40 ms of CPU per request, which a fast server turns into the bottleneck)."""
+
     def __init__(
         self,
         model: str | None,
@@ -50,8 +66,6 @@ class OpenAIBackend:
         timeout_s: float = 120.0,
         backoff_s: float = 0.5,
     ) -> None:
-        import openai
-
         if not model:
             raise UserError("The openai backend needs --model: the model name the server serves.")
         if not base_urls:
@@ -61,19 +75,30 @@ class OpenAIBackend:
         self.max_retries = max_retries
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
-        self._openai = openai
         self.base_urls = base_urls
         for url in base_urls:
             _check_reachable(url)
-        # max_retries=0: we retry ourselves, so retries are counted and empty answers are retried too
-        self.endpoints = [
-            Endpoint(url, openai.AsyncOpenAI(base_url=url, api_key=_api_key(), max_retries=0, timeout=timeout_s),
-                     concurrency)
-            for url in base_urls
-        ]  # fmt: skip
+        self.endpoints = [Endpoint(url, {}, concurrency) for url in base_urls]  # client: one per event loop
         self._turn = 0  # rotates ties between URLs with equal room
         self._changed: asyncio.Event | None = None  # set when a slot frees, a pause ends or the run breaks
         self.broken: ServerBroken | None = None
+
+    def _client(self, ep: Endpoint):
+        """The endpoint's httpx client for the running event loop (a client's connections belong to one loop)."""
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        client = ep.client.get(loop)
+        if client is None:
+            for old in [k for k in ep.client if k.is_closed()]:
+                del ep.client[old]
+            client = ep.client[loop] = httpx.AsyncClient(
+                base_url=ep.url.rstrip("/") + "/",
+                timeout=self.timeout_s,
+                headers={"Authorization": f"Bearer {_api_key()}", "Content-Type": "application/json"},
+                limits=httpx.Limits(max_connections=ep.ceiling, max_keepalive_connections=ep.ceiling),
+            )
+        return client
 
     # -- scheduling over the URLs ----------------------------------------------------------------------------------
     def concurrency_levels(self) -> dict[str, str]:
@@ -128,17 +153,18 @@ class OpenAIBackend:
 
     def _whole_server_cause(self, ep: Endpoint, exc: Exception) -> str | None:
         """A failure that says this URL cannot serve the run at all, in a clause; None for any other failure."""
-        o = self._openai
-        if isinstance(exc, o.APIStatusError):
-            if exc.status_code == 404:
-                return f"{ep.url} answers HTTP 404 ({_message(exc)}): check --model and --base-url"
-            if exc.status_code in (401, 403):
+        import httpx
+
+        if isinstance(exc, HTTPStatusError):
+            if exc.status == 404:
+                return f"{ep.url} answers HTTP 404 ({exc.message}): check --model and --base-url"
+            if exc.status in (401, 403):
                 return (
-                    f"{ep.url} refuses the API key with HTTP {exc.status_code} ({_message(exc)}): "
+                    f"{ep.url} refuses the API key with HTTP {exc.status} ({exc.message}): "
                     "set OPENAI_API_KEY or MATHAUG_API_KEY"
                 )
             return None
-        if isinstance(exc, o.APIConnectionError) and not isinstance(exc, o.APITimeoutError) and _refused(exc):
+        if isinstance(exc, httpx.ConnectError):
             return f"nothing answers at {ep.url} any more (connection refused): start the server or fix --base-url"
         return None
 
@@ -152,46 +178,29 @@ class OpenAIBackend:
 
     # -- one request and its retries -------------------------------------------------------------------------------
     def _transient(self, exc: Exception) -> bool:
-        o = self._openai
-        if isinstance(exc, o.APIStatusError):
-            return exc.status_code == 429 or exc.status_code >= 500
-        return isinstance(exc, o.APIConnectionError | o.APITimeoutError | o.APIResponseValidationError | ValueError)
+        import httpx
+
+        if isinstance(exc, HTTPStatusError):
+            return exc.status == 429 or exc.status >= 500
+        return isinstance(exc, httpx.TransportError | BadReply)
 
     async def _create(self, client, messages: list[Message], n: int, params: GenParams) -> list[Completion]:
-        kwargs = dict(
-            model=self.name,
-            messages=messages,
-            n=n,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            max_tokens=params.max_tokens,
-        )
+        body: dict = {
+            "model": self.name,
+            "messages": messages,
+            "n": n,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+        }
         if params.seed is not None:
-            kwargs["seed"] = params.seed
+            body["seed"] = params.seed
         if params.logprobs is not None:
-            kwargs.update(logprobs=True, top_logprobs=params.logprobs)
-        response = await client.chat.completions.create(**kwargs)
-        if not response.choices:
-            raise ValueError("the server answered with no choices")
-        usage = response.usage
-        out = []
-        for choice in response.choices:
-            text = choice.message.content if choice.message else None
-            if not text:
-                raise ValueError("the server answered with empty content")
-            logprobs = None
-            if choice.logprobs is not None and choice.logprobs.content:
-                logprobs = [{t.token: t.logprob for t in (tok.top_logprobs or [])} for tok in choice.logprobs.content]
-            out.append(
-                Completion(
-                    text=text,
-                    finish_reason=choice.finish_reason or "stop",
-                    prompt_tokens=(usage.prompt_tokens if usage else 0) // max(len(response.choices), 1),
-                    completion_tokens=(usage.completion_tokens if usage else 0) // max(len(response.choices), 1),
-                    logprobs=logprobs,
-                )
-            )
-        return out
+            body.update(logprobs=True, top_logprobs=params.logprobs)
+        response = await client.post("chat/completions", content=json.dumps(body, ensure_ascii=False).encode())
+        if response.status_code >= 300:
+            raise HTTPStatusError(response.status_code, _error_message(response), response.headers.get("retry-after"))
+        return parse_completions(response.content)
 
     async def chat(self, messages: list[Message], n: int = 1, params: GenParams = GenParams()) -> list[Completion]:
         results: list[Completion] = []
@@ -201,11 +210,11 @@ class OpenAIBackend:
             sent_at = time.monotonic()
             try:
                 # servers without `n` support answer one choice: ask again for the rest
-                results += await self._create(ep.client, messages, n - len(results), params)
+                results += await self._create(self._client(ep), messages, n - len(results), params)
             except Exception as exc:  # noqa: BLE001 - sorted into rate limit / transient / permanent below
                 self._release(ep)
-                if isinstance(exc, self._openai.APIStatusError) and exc.status_code == 429:
-                    retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
+                if isinstance(exc, HTTPStatusError) and exc.status == 429:
+                    retry_after = parse_retry_after(exc.retry_after)
                     self.usage.retries += 1
                     self.usage.extra["rate_limited"] = self.usage.extra.get("rate_limited", 0) + 1
                     pause = ep.on_rate_limited(sent_at, retry_after, self.backoff_s)
@@ -226,16 +235,17 @@ class OpenAIBackend:
 
     def _give_up_or_count(self, exc: Exception, attempt: int, cause: str | None) -> None:
         """Raise LLMCallError when this failure ends the call, else count the retry to come."""
-        o = self._openai
+        import httpx
+
         others_healthy = cause is not None and any(ep.broken_cause() is None for ep in self.endpoints)
         retry = (self._transient(exc) or others_healthy) and attempt < self.max_retries
         if not retry:
             self.usage.failures += 1
-            if isinstance(exc, o.APITimeoutError):
+            if isinstance(exc, httpx.TimeoutException):
                 raise LLMCallError(
                     f"no answer within the request timeout of {self.timeout_s:g} s, {attempt + 1} tries"
                 ) from None
-            if isinstance(exc, o.APIConnectionError):
+            if isinstance(exc, httpx.TransportError):
                 raise LLMCallError(f"cannot reach the server ({type(exc).__name__})") from None
             raise LLMCallError(_describe(exc)) from None
         self.usage.retries += 1
@@ -257,20 +267,50 @@ def _check_reachable(url: str) -> None:
         ) from None
 
 
-def _refused(exc: BaseException) -> bool:
-    """Whether a connection error comes from nothing listening (its chain holds a refused or failed connect)."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, ConnectionRefusedError) or type(exc).__name__ == "ConnectError":
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
+def parse_completions(content: bytes) -> list[Completion]:
+    """The completions of a chat.completion JSON body; BadReply when it is not one or a choice is empty."""
+    try:
+        data = json.loads(content)
+        choices = data["choices"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BadReply(f"the server answered with no chat completion ({type(exc).__name__})") from None
+    if not choices:
+        raise BadReply("the server answered with no choices")
+    usage = data.get("usage") or {}
+    share = max(len(choices), 1)
+    out = []
+    for choice in choices:
+        text = (choice.get("message") or {}).get("content")
+        if not text:
+            raise BadReply("the server answered with empty content")
+        logprobs = None
+        content_logprobs = (choice.get("logprobs") or {}).get("content")
+        if content_logprobs:
+            logprobs = [{t["token"]: t["logprob"] for t in (tok.get("top_logprobs") or [])} for tok in content_logprobs]
+        out.append(
+            Completion(
+                text=text,
+                finish_reason=choice.get("finish_reason") or "stop",
+                prompt_tokens=int(usage.get("prompt_tokens") or 0) // share,
+                completion_tokens=int(usage.get("completion_tokens") or 0) // share,
+                logprobs=logprobs,
+            )
+        )
+    return out
 
 
-def _message(exc: Exception) -> str:
-    return str(getattr(exc, "message", exc)).splitlines()[0][:200]
+def _error_message(response) -> str:
+    """The server's own error message (OpenAI's {"error": {"message": ...}}), else the body's first line."""
+    try:
+        error = response.json().get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+    except (ValueError, AttributeError):
+        message = None
+    text = str(message or response.text or response.reason_phrase or "no message")
+    return (text.splitlines() or ["no message"])[0][:200]
 
 
 def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status_code", None)
-    return f"HTTP {status}: {_message(exc)}" if status else f"{type(exc).__name__}: {_message(exc)}"
+    if isinstance(exc, HTTPStatusError):
+        return str(exc)
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
