@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
+import hashlib
 import json
 import logging
 import threading
@@ -19,6 +21,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from augmenters.base import AugmentConfig
 from augmenters.perturb import program_origins
@@ -28,6 +31,8 @@ from core.errors import UserError
 from core.funnel import format_funnel, funnel
 from core.journal import Journal
 from core.llm import BACKENDS, LLM, GenParams, UsageCounter, make_backend
+from core.llm.openai_backend import ServerBroken
+from core.llm.replay import ReplayLLM
 from core.run_files import write_dataset, write_json, write_parquet
 from core.schemas import samples_frame
 from filters.answer_check import check_answers
@@ -59,17 +64,39 @@ from flows.options import (
 from flows.outcome import fails_cleanly, result_of
 from flows.progress import Progress
 
-# settings that change what a sample would be: a resumed run must use the same ones
-GENERATION_SETTINGS = ("backend", "model", "temperature", "max_tokens", "seed")
+# settings that change what the model replies: a resumed run must use the same ones. Anything else (parsers,
+# filters, labelling thresholds) may change, since finished pairs are rebuilt from their stored replies.
+GENERATION_SETTINGS = ("backend", "model", "temperature", "max_tokens", "seed", "prompts")
+_PROMPT_NAME_ENDS = ("_SYSTEM", "_SHOTS", "_SUFFIX", "_QUESTION", "KINDS")
+
+
+def prompts_digest() -> str:
+    """A hash of every augmenter's prompt texts (system prompts, few-shot examples, fixed question parts)."""
+    import importlib
+
+    modules = ["augmenters.base", *sorted(AUGMENTERS.values())]
+    texts = {}
+    for name in modules:
+        module = importlib.import_module(name)
+        for attr, value in sorted(vars(module).items()):
+            if attr.isupper() and attr.endswith(_PROMPT_NAME_ENDS):
+                texts[f"{name}.{attr}"] = value
+    return hashlib.sha256(json.dumps(texts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _check_run_settings(out: Path, settings: dict) -> None:
     path = out / "run.json"
     if path.exists():
         before = json.loads(path.read_text())
-        changed = [k for k in GENERATION_SETTINGS if before.get(k) != settings.get(k)]
+        # a run.json from before a setting was recorded says nothing about it
+        changed = [k for k in GENERATION_SETTINGS if k in before and before.get(k) != settings.get(k)]
         if changed:
             k = changed[0]
+            if k == "prompts":
+                raise UserError(
+                    f"{out} holds a run made with other prompt texts than this version's; use a new --out "
+                    "(its stored replies answer the old prompts only)."
+                )
             raise UserError(
                 f"{out} holds a run made with {k}={before.get(k)!r}, not {settings.get(k)!r}; "
                 "use the same options to resume it, or a new --out."
@@ -77,48 +104,102 @@ def _check_run_settings(out: Path, settings: dict) -> None:
     write_json(settings, path)
 
 
+@dataclasses.dataclass
+class Shard:
+    """A Prefect task's share of the work: its pairs, the stored replies of those pairs, the finished ones."""
+
+    name: str
+    pairs: list[tuple[dict, str]]
+    stored: dict[tuple[str, str], dict] = dataclasses.field(default_factory=dict)
+    rebuild: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+
+
+class RunControl:
+    """What every shard of a run checks before it starts a pair: set once the backend says the server is broken."""
+
+    def __init__(self) -> None:
+        self.stopped: str | None = None
+
+
 async def _augment_pairs(
-    shard: str,
-    pairs: list[tuple[dict, str]],
+    shard: Shard,
     llm: LLM,
     cfg: AugmentConfig,
     journal_dir: Path,
     in_flight: asyncio.Semaphore,
     progress: Progress | None,
+    control: RunControl | None = None,
 ) -> dict:
-    """Run every (problem, augmenter) pair of one shard; each finished pair is journaled at once."""
+    """Run every (problem, augmenter) pair of one shard through a replay view of the backend.
+
+    A new pair's replies and then the pair itself are journaled as it finishes. A pair in `shard.rebuild` was
+    finished before: it runs again on its stored replies (no model call unless it now asks something new) and its
+    samples come back in the result instead of being journaled twice. When the backend says the server is broken,
+    the shard stops starting pairs and reports the cause.
+    """
     logger = get_run_logger()
-    writer = Journal(journal_dir).writer(shard)
+    writer = Journal(journal_dir).writer(shard.name)
+    stored, rebuild = shard.stored, shard.rebuild
+    control = control or RunControl()
     failures: list[str] = []
+    rebuilt: list[list] = []
+    replayed = 0
 
     async def one(problem: dict, name: str) -> None:
+        nonlocal replayed
+        pair = (problem["id"], name)
         async with in_flight:
+            if control.stopped:
+                return
+            view = ReplayLLM(llm, stored.get(pair), functools.partial(writer.append_reply, problem["id"], name))
             try:
-                samples = await get_augmenter(name)(problem, llm, cfg)
+                samples = await get_augmenter(name)(problem, view, cfg)
+            except ServerBroken as exc:
+                control.stopped = control.stopped or exc.cause
+                return
             except Exception as exc:  # noqa: BLE001 - one failed pair must not end the run; it is retried next run
-                failures.append(f"{name} on {problem['id']}: {type(exc).__name__}: {exc}"[:300])
-                logger.warning("failed: %s", failures[-1])
+                message = f"{name} on {problem['id']}: {type(exc).__name__}: {exc}"[:300]
+                if pair in rebuild:  # its journaled samples stand
+                    logger.warning("could not rebuild from stored replies, kept as journaled: %s", message)
+                else:
+                    failures.append(message)
+                    logger.warning("failed: %s", message)
             else:
-                writer.append(problem["id"], name, samples)
+                if pair in rebuild:
+                    rebuilt.append([problem["id"], name, samples])
+                else:
+                    await writer.append_durably(problem["id"], name, samples, replayable=True)
+            finally:
+                replayed += view.replayed
         if progress is not None:
             await progress.advance()
 
-    await asyncio.gather(*(one(problem, name) for problem, name in pairs))
-    return {"shard": shard, "pairs": len(pairs), "failures": failures}
+    try:
+        await asyncio.gather(*(one(problem, name) for problem, name in shard.pairs))
+    finally:
+        writer.close()
+    return {
+        "shard": shard.name,
+        "pairs": len(shard.pairs),
+        "failures": failures,
+        "rebuilt": rebuilt,
+        "replayed": replayed,
+        "stopped": control.stopped,
+    }
 
 
 @task(name="augment-shard", cache_policy=NO_CACHE)
 async def augment_shard(
-    shard: str,
-    pairs: list[tuple[dict, str]],
+    shard: Shard,
     llm: LLM,
     cfg: AugmentConfig,
     journal_dir: Path,
     in_flight: asyncio.Semaphore,
     progress: Progress,
+    control: RunControl,
 ) -> dict:
-    """A shard awaited in the flow's own event loop, sharing its backend, in-flight bound and progress bar."""
-    return await _augment_pairs(shard, pairs, llm, cfg, journal_dir, in_flight, progress)
+    """A shard awaited in the flow's own event loop, sharing its backend, in-flight bound, progress and stop."""
+    return await _augment_pairs(shard, llm, cfg, journal_dir, in_flight, progress, control)
 
 
 # --- shards on a Prefect task runner (threads, Dask, Ray) ---------------------------------------------------------
@@ -175,8 +256,7 @@ class _CountedLLM:
 
 @task(name="augment-shard", cache_policy=NO_CACHE)
 async def augment_shard_on_worker(
-    shard: str,
-    pairs: list[tuple[dict, str]],
+    shard: Shard,
     backend: LLM | BackendSpec,
     cfg: AugmentConfig,
     journal_dir: Path,
@@ -189,12 +269,12 @@ async def augment_shard_on_worker(
     The result carries the shard's usage when it did not use the flow's own backend object.
     """
     if not isinstance(backend, BackendSpec):
-        result = await _augment_pairs(shard, pairs, backend, cfg, journal_dir, asyncio.Semaphore(concurrency), None)
+        result = await _augment_pairs(shard, backend, cfg, journal_dir, asyncio.Semaphore(concurrency), None)
         return {**result, "usage": None}
     shared = backend.backend in THREAD_SAFE_BACKENDS
     llm: LLM = _CountedLLM(_worker_backend(backend)) if shared else backend.build()
     try:
-        result = await _augment_pairs(shard, pairs, llm, cfg, journal_dir, asyncio.Semaphore(concurrency), None)
+        result = await _augment_pairs(shard, llm, cfg, journal_dir, asyncio.Semaphore(concurrency), None)
     finally:
         if not shared:
             llm.close()
@@ -234,7 +314,7 @@ def make_task_runner(name: str, workers: int | None = None, address: str | None 
 
 async def _run_shards_on(
     runner,
-    shards: list[tuple[str, list]],
+    shards: list[Shard],
     backend: LLM | BackendSpec,
     cfg: AugmentConfig,
     journal_dir: Path,
@@ -252,15 +332,14 @@ async def _run_shards_on(
                 runner.submit(
                     augment_shard_on_worker,
                     parameters=dict(
-                        shard=name,
-                        pairs=pairs,
+                        shard=shard,
                         backend=backend,
                         cfg=cfg,
                         journal_dir=journal_dir,
                         concurrency=concurrency,
                     ),
                 )
-                for name, pairs in shards
+                for shard in shards
             ]
             results = []
             for future in as_completed(futures):
@@ -323,7 +402,7 @@ async def augment_gsm8k(
     filters: dict | None = None,
     report: bool = True,
     select_budget: int | None = None,
-    shard_size: int = 8,
+    shard_size: int = 64,
     concurrency: int = 32,
     max_batch: int | None = None,
     task_runner: str = "loop",
@@ -350,30 +429,37 @@ async def augment_gsm8k(
     spec = BackendSpec(backend, model, base_url, concurrency, max_batch, request_timeout, max_retries)
     llm = spec.build()
     try:
-        settings = {"backend": backend, "model": llm.name, "dataset": dataset, **dataclasses.asdict(cfg)}
+        settings = {
+            "backend": backend,
+            "model": llm.name,
+            "dataset": dataset,
+            **dataclasses.asdict(cfg),
+            "prompts": prompts_digest(),
+        }
         _check_run_settings(out_dir, settings)
         write_parquet(problems, out_dir / "problems.parquet")
 
         journal = Journal(out_dir / "journal")
-        done = journal.done()
         rows = problems.to_dicts()
-        shards = []
-        for start in range(0, len(rows), shard_size):
-            pairs = [(p, a) for p in rows[start : start + shard_size] for a in augmenters if (p["id"], a) not in done]
-            if pairs:
-                shards.append((f"shard-{start // shard_size:05d}", pairs))
-        total = sum(len(p) for _, p in shards)
-        skipped = len(rows) * len(augmenters) - total
-        logger.info("%d problems x %d augmenters: %d to do, %d done before", len(rows), len(augmenters), total, skipped)
+        shards, total, skipped = _plan_shards(journal, rows, augmenters, shard_size)
+        rebuilding = sum(len(shard.rebuild) for shard in shards)
+        logger.info(
+            "%d problems x %d augmenters: %d to do, %d done before (%d of them rebuilt from their stored replies)",
+            len(rows), len(augmenters), total, skipped, rebuilding,
+        )  # fmt: skip
 
         started = time.monotonic()
-        progress = Progress(total, "augment (problem x augmenter)", key="augment-progress")
+        status = getattr(llm, "status", None)
+        progress = Progress(total + rebuilding, "augment (problem x augmenter)", key="augment-progress", status=status)
         await progress.start()
+        control = RunControl()
         if runner is None:  # every shard in this event loop, sharing one backend and one in-flight bound
-            in_flight = asyncio.Semaphore(concurrency)
+            # pairs in flight: enough to fill every URL's concurrency ceiling
+            in_flight = asyncio.Semaphore(concurrency * max(1, len(getattr(llm, "base_urls", []) or [])))
             journal_dir = out_dir / "journal"
             results = await asyncio.gather(
-                *(augment_shard(name, pairs, llm, cfg, journal_dir, in_flight, progress) for name, pairs in shards)
+                # quote(): Prefect would walk each shard's problems and stored replies looking for futures
+                *(augment_shard(quote(shard), llm, cfg, journal_dir, in_flight, progress, control) for shard in shards)
             )
         else:
             # threads share the flow's engine where it is thread-safe; anything else builds its own from the options
@@ -384,13 +470,26 @@ async def augment_gsm8k(
             )
         progress.close()
         elapsed = time.monotonic() - started
+        stopped = next((r["stopped"] for r in results if r.get("stopped")), None)
+        if stopped:
+            kept = len(journal.done())
+            raise UserError(
+                f"Stopped: {stopped}; the {kept} finished problem/augmenter pairs are kept in {out_dir / 'journal'}, "
+                "and the same command resumes the run."
+            )
         failures = [f for r in results for f in r["failures"]]
         usage = llm.usage
         for shard_usage in (r.get("usage") for r in results):
             if shard_usage:
                 usage = _add_usage(usage, shard_usage)
 
-        samples = await filter_samples(samples_frame(journal.samples()), problems, filter_opts, llm)
+        rebuilt = {(pid, name): samples for r in results for pid, name, samples in r.get("rebuilt", [])}
+        generated = [
+            s
+            for record in journal.records()
+            for s in rebuilt.get((record["problem_id"], record["augmenter"]), record["samples"])
+        ]
+        samples = await filter_samples(samples_frame(generated), problems, filter_opts, llm)
         write_parquet(samples, out_dir / "samples.parquet")
         train = write_dataset(samples, out_dir / "dataset")
         stats = {
@@ -399,12 +498,16 @@ async def augment_gsm8k(
             "augmenters": list(augmenters),
             "pairs_done_now": total - len(failures),
             "pairs_skipped_as_done": skipped,
+            "pairs_rebuilt_from_replies": len(rebuilt),
+            "requests_replayed": sum(r.get("replayed", 0) for r in results),
             "pairs_failed": len(failures),
             "failures": failures[:50],
             "generation_seconds": round(elapsed, 2),
             "usage": dataclasses.asdict(usage),
             "completion_tokens_per_s": round(usage.completion_tokens / elapsed, 2) if elapsed > 0 else None,
         }
+        if hasattr(llm, "concurrency_levels"):
+            stats["concurrency_at_end"] = llm.concurrency_levels()
         write_json(stats, out_dir / "stats.json")
     finally:
         llm.close()
@@ -417,6 +520,39 @@ async def augment_gsm8k(
     if failures:
         logger.warning("%d problem/augmenter pairs failed; run the same command again to retry them", len(failures))
     return {"out": str(out_dir), "funnel": stats["funnel"], "failures": len(failures), "kept": train.height}
+
+
+def _plan_shards(
+    journal: Journal, rows: list[dict], augmenters: list[str] | tuple[str, ...], shard_size: int
+) -> tuple[list[Shard], int, int]:
+    """The shards of this run, the number of pairs to do and of pairs done before.
+
+    A pair done before is rebuilt from its stored replies when all of them are stored (so a changed parser or
+    filter applies to it); a pair journaled before replies were kept is taken as journaled.
+    """
+    records = {(r["problem_id"], r["augmenter"]): r for r in journal.records()}
+    replies = journal.replies()
+    shards, total, skipped = [], 0, 0
+    for start in range(0, len(rows), shard_size):
+        shard = Shard(f"shard-{start // shard_size:05d}", [])
+        for problem in rows[start : start + shard_size]:
+            for name in augmenters:
+                pair = (problem["id"], name)
+                record = records.get(pair)
+                if record is None:
+                    total += 1
+                elif record.get("replayable"):
+                    shard.rebuild.add(pair)
+                    skipped += 1
+                else:
+                    skipped += 1
+                    continue
+                shard.pairs.append((problem, name))
+                if pair in replies:
+                    shard.stored[pair] = replies[pair]
+        if shard.pairs:
+            shards.append(shard)
+    return shards, total, skipped
 
 
 def _add_usage(total: UsageCounter, shard: dict) -> UsageCounter:
@@ -482,7 +618,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--select-budget", type=positive_int, default=None, help="pick N kept samples that add the most diversity"
     )
-    p.add_argument("--shard-size", type=positive_int, default=8, help="problems per Prefect task")
+    p.add_argument(
+        "--shard-size", type=positive_int, default=64, help="problems per Prefect task (resume is per problem)"
+    )
     p.add_argument("--concurrency", type=positive_int, default=32, help="problem/augmenter pairs in flight")
     p.add_argument("--max-batch", type=positive_int, default=None, help="batch size of in-process backends")
     p.add_argument(

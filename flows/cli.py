@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from core.errors import UserError
 from core.urls import redact_url
@@ -59,6 +61,59 @@ def _quiet_late_heartbeats() -> None:
     logging.getLogger("prefect.events.utilities").setLevel(logging.CRITICAL)
 
 
+INTERRUPTED = "interrupted: finished work is saved; run the same command again to resume.\n"
+SIGNAL_GRACE_S = 5.0  # after SIGTERM / Ctrl-C, the longest a run may take to unwind before it is ended outright
+
+
+def _stop_temporary_prefect_server() -> None:
+    """Terminate the temporary Prefect server this process started, if any (os._exit skips Prefect's atexit)."""
+    server_module = sys.modules.get("prefect.server.api.server")
+    instances = getattr(getattr(server_module, "SubprocessASGIServer", None), "_instances", {}) or {}
+    for server in list(instances.values()):
+        process = getattr(server, "server_process", None)
+        if process is not None and process.poll() is None:
+            process.terminate()
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once: every journal line is already written (flushed or fsynced when appended), and
+    Prefect's exit hooks would wait minutes on its events worker ("Still processing items") for a server that
+    may be gone."""
+    _stop_temporary_prefect_server()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _end_promptly_on_signals() -> dict:
+    """SIGTERM and Ctrl-C unwind the run as a KeyboardInterrupt; if that takes more than SIGNAL_GRACE_S, or a
+    second signal comes, the process ends outright. Either way the journal is intact and the same command resumes."""
+
+    def on_signal(signum: int, frame) -> None:
+        def hard_exit() -> None:
+            sys.stderr.write(INTERRUPTED)
+            _exit_now(128 + signum)
+
+        signal.signal(signal.SIGINT, lambda *_: hard_exit())
+        signal.signal(signal.SIGTERM, lambda *_: hard_exit())
+        timer = threading.Timer(SIGNAL_GRACE_S, hard_exit)
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signals(before: dict) -> None:
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _prepare_environment()  # before any flow module imports prefect, which reads its settings then
@@ -94,13 +149,18 @@ def main(argv: list[str] | None = None) -> int:
         flow_parser = _Parser(prog=f"flows run {command.name}", description=command.help)
         command.add_arguments(flow_parser)
         flow_args = flow_parser.parse_args(rest + (["--help"] if args.help else []))
-        return command.run(flow_args)
+        handlers = _end_promptly_on_signals()
+        try:
+            return command.run(flow_args)
+        finally:
+            _restore_signals(handlers)
     except UserError as exc:
         sys.stderr.write(f"error: {redact_url(' '.join(str(exc).split()))}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted: finished work is saved; run the same command again to resume.\n")
-        return 130
+        sys.stderr.write(INTERRUPTED)
+        _exit_now(130)
+        return 130  # not reached
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ answer with one of `faults` in turn (default: 429 / 500 / empty content / broken
 exercised. More fault kinds: "timeout" (the reply comes only after `stall_s`: a client with a shorter timeout gives
 up) and "disconnect" (the connection closes with no reply). `reject_for(user_text) -> str | None` answers 400 with
 that message, a permanent failure like a server's "maximum context length" error.
+
+Rate limits: `max_in_flight` answers 429 to a request that arrives while that many are being served (a server
+with that capacity); `burst_429=(after, count)` answers 429 to `count` requests after the first `after`; each 429
+carries `Retry-After: retry_after` when given. `arrivals` holds (time.monotonic(), status) of every chat request.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class FakeOpenAI:
         faults: tuple[str, ...] = ("429", "500", "empty", "json"),
         stall_s: float = 5.0,
         reject_for=None,
+        max_in_flight: int | None = None,
+        burst_429: tuple[int, int] | None = None,
+        retry_after: str | None = None,
     ) -> None:
         """`answer_for(user_text) -> str | None` picks the final answer (default: the first number in the text)."""
         unknown = set(faults) - set(self.FAULTS)
@@ -50,6 +57,13 @@ class FakeOpenAI:
         self.requests = 0
         self.faults = 0
         self.fault_counts: Counter[str] = Counter()  # per kind, "400" included
+        self.max_in_flight = max_in_flight
+        self.burst_429 = burst_429
+        self.retry_after = retry_after
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.chat_requests = 0
+        self.arrivals: list[tuple[float, int]] = []
         self._lock = threading.Lock()
         server = self
 
@@ -60,6 +74,8 @@ class FakeOpenAI:
             def _send(self, status: int, body: bytes) -> None:
                 try:
                     self.send_response(status)
+                    if status == 429 and server.retry_after is not None:
+                        self.send_header("Retry-After", server.retry_after)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
@@ -71,6 +87,15 @@ class FakeOpenAI:
                 self._send(200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode())
 
             def do_POST(self) -> None:
+                limited = server._enter()
+                try:
+                    if limited:
+                        return self._send(429, b'{"error": {"message": "rate limited"}}')
+                    return self._chat()
+                finally:
+                    server._leave(limited)
+
+            def _chat(self) -> None:
                 try:
                     request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 except (ValueError, TypeError):  # e.g. a client killed while sending
@@ -114,6 +139,27 @@ class FakeOpenAI:
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _enter(self) -> bool:
+        """Count a chat request in; True when the rate limits answer it with 429."""
+        with self._lock:
+            self.chat_requests += 1
+            limited = self.max_in_flight is not None and self.in_flight >= self.max_in_flight
+            if self.burst_429 is not None:
+                after, count = self.burst_429
+                limited = limited or after < self.chat_requests <= after + count
+            self.arrivals.append((time.monotonic(), 429 if limited else 200))
+            if limited:
+                self.fault_counts["429-limit"] += 1
+            else:
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            return limited
+
+    def _leave(self, limited: bool) -> None:
+        if not limited:
+            with self._lock:
+                self.in_flight -= 1
 
     def _next_fault(self) -> str | None:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from fake_openai import FakeOpenAI
@@ -12,7 +13,7 @@ from core.errors import UserError
 from core.llm import GenParams, make_backend
 from core.llm.base import Completion
 from core.llm.batching import BatchingBackend
-from core.llm.openai_backend import LLMCallError
+from core.llm.openai_backend import LLMCallError, ServerBroken
 
 
 class Recording(BatchingBackend):
@@ -110,11 +111,26 @@ def test_openai_backend_retries_faults_and_counts_them():
 
 
 def test_openai_backend_gives_up_on_a_4xx_in_one_sentence():
+    with FakeOpenAI(reject_for=lambda text: "prompt too long" if "long" in text else None) as server:
+        llm = make_backend("openai", model="fake", base_url=server.url)
+        with pytest.raises(LLMCallError, match="HTTP 400.*prompt too long"):
+            asyncio.run(ask(llm, "a long one"))
+    assert llm.usage.retries == 0 and llm.broken is None  # one bad request is not a broken server
+
+
+def test_openai_backend_with_a_wrong_model_name_stops_every_call_in_one_sentence():
     with FakeOpenAI() as server:
         llm = make_backend("openai", model="missing", base_url=server.url)
-        with pytest.raises(LLMCallError, match="HTTP 404"):
-            asyncio.run(ask(llm, "hi"))
-    assert llm.usage.retries == 0
+        llm.backoff_s = 0.01
+
+        async def main():
+            return await asyncio.gather(*(ask(llm, f"q {i}") for i in range(8)), return_exceptions=True)
+
+        results = asyncio.run(main())
+    assert all(isinstance(r, ServerBroken) for r in results)
+    message = str(results[0])
+    assert "HTTP 404" in message and "does not exist" in message and "--model" in message
+    assert len(message.splitlines()) == 1
 
 
 def test_openai_backend_spreads_calls_over_several_urls():
@@ -167,3 +183,63 @@ def test_local_smollm2_batches_concurrent_calls_and_returns_logprobs():
     assert calls[0] == 8  # the four concurrent calls went out as one batch of 8
     [c] = greedy
     assert c.logprobs is not None and 1 <= len(c.logprobs) <= 4 and all(len(step) == 3 for step in c.logprobs)
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date():
+    from email.utils import format_datetime
+
+    from core.llm.endpoint import parse_retry_after
+
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("1.5") == 1.5
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    assert parse_retry_after("-4") == 0.0
+    now = 1_700_000_000.0
+    date = format_datetime(datetime.fromtimestamp(now + 7, UTC), usegmt=True)
+    assert parse_retry_after(date, now=now) == pytest.approx(7.0, abs=1.0)
+
+
+def test_openai_backend_waits_out_retry_after_before_asking_again():
+    with FakeOpenAI(burst_429=(0, 1), retry_after="1") as server:
+        llm = make_backend("openai", model="fake", base_url=server.url, max_retries=0)
+        [reply] = asyncio.run(ask(llm, "Question 5?"))
+    assert reply.text.endswith("The answer is: 5")
+    (limited_at, first), (retried_at, second) = server.arrivals
+    assert (first, second) == (429, 200)
+    assert retried_at - limited_at >= 0.95  # the server said one second
+    assert llm.usage.retries == 1 and llm.usage.extra["rate_limited"] == 1
+
+
+def test_openai_backend_concurrency_falls_under_429s_and_recovers():
+    with FakeOpenAI(delay_s=0.02, burst_429=(20, 12), retry_after="0") as server:
+        llm = make_backend("openai", model="fake", base_url=server.url, concurrency=8, max_retries=0)
+        [endpoint] = llm.endpoints
+        levels = []
+
+        async def call(i):
+            await ask(llm, f"Question {i}?")
+            levels.append(endpoint.level)
+
+        async def main(first, count):
+            await asyncio.gather(*(call(i) for i in range(first, first + count)))
+
+        asyncio.run(main(0, 40))  # the burst: 12 answers of 429, none of them a failure
+        lowest = min(levels)
+        asyncio.run(main(40, 100))  # plain sailing again: one more slot per run of successes
+    assert server.fault_counts["429-limit"] == 12 and llm.usage.failures == 0
+    assert lowest <= 6  # cut to 0.75 of 8 at least once
+    assert endpoint.level == 8  # and back to the ceiling
+    assert llm.status() == "concurrency 8/8"
+
+
+def test_openai_backend_under_a_server_that_keeps_answering_429_slows_down_and_never_fails():
+    with FakeOpenAI(delay_s=0.05, max_in_flight=3, retry_after="0") as server:
+        llm = make_backend("openai", model="fake", base_url=server.url, concurrency=24, max_retries=0)
+
+        async def main():
+            return await asyncio.gather(*(ask(llm, f"Question {i}?") for i in range(60)))
+
+        results = asyncio.run(main())
+    assert all(r[0].text.endswith(f"The answer is: {i}") for i, r in enumerate(results))
+    assert server.fault_counts["429-limit"] > 0 and llm.usage.failures == 0
+    assert llm.endpoints[0].level < 12  # it learned that the server holds far fewer than 24

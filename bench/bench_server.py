@@ -1,0 +1,206 @@
+"""How much of a capacity-limited server a `flows run augment-gsm8k --backend openai` run uses.
+
+A stand-in OpenAI-compatible server (its own process, asyncio, HTTP/1.1 keep-alive) has S slots; each completion
+holds one slot for L seconds, so a request for n completions holds n slots, and requests beyond the slots queue.
+AnsAug with `--ansaug-n 4` on the first P GSM8K train problems therefore cannot take less than the limit P*4*L/S.
+For each P the bench runs the real CLI in a subprocess and prints: the limit, the generation phase (stats.json's
+generation_seconds), the whole command (process start to exit), the server's busy span (first request to last
+reply), and each one's ratio limit/time (1.0 = the server was full the whole time).
+
+    python bench/bench_server.py                          # 1,000 and 4,000 problems, 64 slots x 0.2 s
+    python bench/bench_server.py --problems 200 --slots 16 --latency 0.1
+    PREFECT_API_URL=http://127.0.0.1:4200/api python bench/bench_server.py   # an already running Prefect server
+
+Without PREFECT_API_URL each command starts Prefect's temporary server, which is part of the whole command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GSM8K_TRAIN = Path("/work/shared/data/gsm8k/train.jsonl")
+_NUMBER = re.compile(rb"\d+")
+
+
+# --- the stand-in server ------------------------------------------------------------------------------------------
+
+
+async def serve(port: int, slots: int, latency: float, stats_path: Path) -> None:
+    """Answer chat completions: each completion waits for a free slot, holds it `latency` seconds."""
+    pool = asyncio.Semaphore(slots)
+    stats = {"requests": 0, "completions": 0, "first": None, "last": None, "peak_busy": 0}
+    busy = 0
+
+    async def completion() -> None:
+        nonlocal busy
+        async with pool:
+            busy += 1
+            stats["peak_busy"] = max(stats["peak_busy"], busy)
+            await asyncio.sleep(latency)
+            busy -= 1
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line = head.split(b"\r\n", 1)[0]
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length) if length else b""
+                if request_line.startswith(b"GET"):
+                    payload = b'{"object": "list", "data": [{"id": "stand-in", "object": "model"}]}'
+                else:
+                    now = time.monotonic()
+                    stats["first"] = stats["first"] or now
+                    stats["requests"] += 1
+                    request = json.loads(body)
+                    n = int(request.get("n", 1))
+                    stats["completions"] += n
+                    await asyncio.gather(*(completion() for _ in range(n)))
+                    stats["last"] = time.monotonic()
+                    user = request["messages"][-1]["content"].encode()
+                    number = (_NUMBER.findall(user) or [b"0"])[0].decode()
+                    text = f"We add the numbers step by step.\\nThe answer is: {number}"
+                    choices = ",".join(
+                        f'{{"index": {i}, "message": {{"role": "assistant", "content": "{text}"}}, '
+                        '"finish_reason": "stop"}'
+                        for i in range(n)
+                    )
+                    payload = (
+                        f'{{"id": "c", "object": "chat.completion", "created": 0, "model": "stand-in", '
+                        f'"choices": [{choices}], "usage": {{"prompt_tokens": 200, "completion_tokens": {40 * n}, '
+                        f'"total_tokens": {200 + 40 * n}}}}}'
+                    ).encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(payload)).encode()
+                    + b"\r\n\r\n"
+                    + payload
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    async with server:
+        try:
+            while True:
+                await asyncio.sleep(0.5)
+                stats_path.write_text(json.dumps(stats))
+        finally:
+            stats_path.write_text(json.dumps(stats))
+
+
+# --- the bench ----------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(slots: int, latency: float, stats_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    args = [sys.executable, __file__, "--serve", str(port), "--slots", str(slots), "--latency", str(latency)]
+    proc = subprocess.Popen([*args, "--stats", str(stats_path)], cwd=REPO)
+    import httpx
+
+    url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(200):
+        try:
+            httpx.get(url + "/models", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the stand-in server did not start")
+
+
+def run_once(problems: int, slots: int, latency: float, concurrency: int, extra: list[str]) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
+        stats_path = Path(tmp) / "server.json"
+        proc, url = start_server(slots, latency, stats_path)
+        try:
+            out = Path(tmp) / "run"
+            cmd = [
+                sys.executable, "-m", "flows.cli", "run", "augment-gsm8k", "--backend", "openai", "--model", "stand-in",
+                "--base-url", url, "--dataset", str(GSM8K_TRAIN), "--limit", str(problems), "--augmenters", "ansaug",
+                "--ansaug-n", "4", "--concurrency", str(concurrency), "--no-report", "--no-near-dedup",
+                "--no-decontaminate", "--out", str(out), *extra,
+            ]  # fmt: skip
+            started = time.monotonic()
+            result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+            whole = time.monotonic() - started
+            if result.returncode != 0:
+                raise RuntimeError(f"the command failed:\n{result.stderr[-3000:]}")
+            time.sleep(0.6)
+            server = json.loads(stats_path.read_text())
+            run_stats = json.loads((out / "stats.json").read_text())
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    limit = problems * 4 * latency / slots
+    busy = server["last"] - server["first"]
+    return {
+        "problems": problems,
+        "limit_s": round(limit, 2),
+        "generation_s": run_stats["generation_seconds"],
+        "whole_s": round(whole, 2),
+        "server_busy_s": round(busy, 2),
+        "generation_ratio": round(limit / run_stats["generation_seconds"], 3),
+        "whole_ratio": round(limit / whole, 3),
+        "server_busy_ratio": round(limit / busy, 3),
+        "completions": server["completions"],
+        "peak_busy_slots": server["peak_busy"],
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--problems", default="1000,4000", help="comma list of problem counts (default 1000,4000)")
+    p.add_argument("--slots", type=int, default=64)
+    p.add_argument("--latency", type=float, default=0.2, help="seconds a completion holds a slot")
+    p.add_argument("--concurrency", type=int, default=32, help="the CLI's --concurrency")
+    p.add_argument("--extra", default="", help="more CLI options, space separated (e.g. '--shard-size 64')")
+    p.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--stats", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve is not None:
+        asyncio.run(serve(args.serve, args.slots, args.latency, Path(args.stats)))
+        return
+    if not GSM8K_TRAIN.exists():
+        sys.exit(f"{GSM8K_TRAIN} is missing: the bench needs the full GSM8K train set there.")
+    print(f"prefect: {os.environ.get('PREFECT_API_URL') or 'temporary server per command'}; cpus: {os.cpu_count()}; "
+          f"load average: {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"stand-in server: {args.slots} slots x {args.latency} s per completion; AnsAug x 4 per problem")
+    header = "problems  limit_s  generation_s (ratio)  whole_s (ratio)  server_busy_s (ratio)  peak_slots"
+    print(header)
+    for problems in [int(x) for x in args.problems.split(",")]:
+        r = run_once(problems, args.slots, args.latency, args.concurrency, args.extra.split())
+        print(
+            f"{r['problems']:>8}  {r['limit_s']:>7}  {r['generation_s']:>7} ({r['generation_ratio']:.3f})"
+            f"       {r['whole_s']:>6} ({r['whole_ratio']:.3f})  {r['server_busy_s']:>8} ({r['server_busy_ratio']:.3f})"
+            f"        {r['peak_busy_slots']}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
