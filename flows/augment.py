@@ -28,6 +28,7 @@ from core.errors import UserError
 from core.funnel import format_funnel, funnel
 from core.journal import Journal
 from core.llm import BACKENDS, LLM, GenParams, UsageCounter, make_backend
+from core.llm.vllm_options import add_engine_arguments, engine_options
 from core.run_files import write_dataset, write_json, write_parquet
 from core.schemas import samples_frame
 from filters.answer_check import check_answers
@@ -128,6 +129,11 @@ class BackendSpec:
     max_batch: int | None = None
     request_timeout: float = 120.0
     max_retries: int = 6
+    tensor_parallel_size: int = 1  # vLLM engine options (core.llm.vllm_options)
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None
+    dtype: str = "auto"
+    trust_remote_code: bool = False
 
     def build(self) -> LLM:
         options = dataclasses.asdict(self)
@@ -319,6 +325,7 @@ async def augment_gsm8k(
     runner_address: str | None = None,
     request_timeout: float = 120.0,
     max_retries: int = 6,
+    engine: dict | None = None,
 ) -> dict:
     """Augment GSM8K-form problems with the chosen augmenters; returns the funnel and output paths."""
     logger = get_run_logger()
@@ -335,7 +342,7 @@ async def augment_gsm8k(
     runner = make_task_runner(task_runner, workers, runner_address)
     problems = load_problems(dataset, limit=limit, split=split)
     out_dir.mkdir(parents=True, exist_ok=True)
-    spec = BackendSpec(backend, model, base_url, concurrency, max_batch, request_timeout, max_retries)
+    spec = BackendSpec(backend, model, base_url, concurrency, max_batch, request_timeout, max_retries, **(engine or {}))
     llm = spec.build()
     try:
         settings = {"backend": backend, "model": llm.name, "dataset": dataset, **dataclasses.asdict(cfg)}
@@ -472,6 +479,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--workers", type=int, default=None, help="threads or worker processes (default: 4 threads, 2 Dask)")
     p.add_argument("--runner-address", default=None, help="an existing Dask scheduler / Ray cluster address")
+    add_engine_arguments(p)
 
 
 def _positive(args: argparse.Namespace, *names: str) -> None:
@@ -504,6 +512,9 @@ def run(args: argparse.Namespace) -> int:
         filters["dedup_threshold"] = None
     if args.no_decontaminate:
         filters["decontaminate"] = None
+    engine = engine_options(args)
+    if args.backend == "vllm" and args.task_runner in ("dask", "ray"):
+        raise UserError("--backend vllm runs one engine in the flow's process; use --task-runner loop or threads.")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     state = asyncio.run(
         augment_gsm8k(
@@ -527,6 +538,7 @@ def run(args: argparse.Namespace) -> int:
             runner_address=args.runner_address,
             request_timeout=args.request_timeout,
             max_retries=args.max_retries,
+            engine=engine,
             return_state=True,
         )
     )
