@@ -11,8 +11,8 @@ from prefect import flow, get_run_logger
 from core.errors import UserError
 from flows.command import FlowCommand
 from flows.outcome import fails_cleanly, run_flow
-from sft.rewards import DEFAULT_REWARDS, REWARDS
 from sft.prompts import REASONING_SYSTEM_PROMPT
+from sft.rewards import DEFAULT_REWARDS, REWARDS
 from sft.runtime import GrpoOptions, SftOptions, TrainOptions
 
 

@@ -45,7 +45,8 @@ def test_trl_loads_the_model_in_the_training_dtype(tiny_model_dir, kept_run_dir,
     from sft.train_sft import build_sft_trainer
 
     monkeypatch.setattr(sft.runtime, "train_dtype", lambda: "bfloat16")
-    sft_trainer = build_sft_trainer(SftOptions(out=str(tmp_path / "s"), model=str(tiny_model_dir), run=str(kept_run_dir)))
+    options = SftOptions(out=str(tmp_path / "s"), model=str(tiny_model_dir), run=str(kept_run_dir))
+    sft_trainer = build_sft_trainer(options)
     assert {p.dtype for p in sft_trainer.model.parameters()} == {torch.bfloat16}
     assert sft_trainer.args.model_init_kwargs["device_map"] is None
     grpo = build_grpo_trainer(
