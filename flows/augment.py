@@ -276,6 +276,7 @@ class FilterOptions:
     muggle_agreement: float = 0.5
     dedup_threshold: float | None = 0.98  # None: no near-duplicate removal
     decontaminate: str | None = "gsm8k-test"  # None: no decontamination
+    trust_remote_code: bool = False  # a scorer checkpoint's own model class may load (--trust-remote-code)
 
 
 async def filter_samples(
@@ -288,7 +289,13 @@ async def filter_samples(
     """
     samples = samples.sort(["parent_id", "type", "variant"])
     if opts.scorer:
-        scorer = get_scorer(opts.scorer, opts.scorer_model, llm=llm, prm_aggregate=opts.prm_aggregate)
+        scorer = get_scorer(
+            opts.scorer,
+            opts.scorer_model,
+            llm=llm,
+            prm_aggregate=opts.prm_aggregate,
+            trust_remote_code=opts.trust_remote_code,
+        )
         samples = await score_stage(samples, scorer)
         samples = muggle_label_stage(samples, agreement=opts.muggle_agreement)
     samples = check_answers(samples)
