@@ -14,7 +14,7 @@ import asyncio
 import polars as pl
 
 from core.errors import UserError
-from filters.hf_models import load_scorer_model
+from filters.hf_models import load_scorer_model, remote_class, require_remote_code
 from filters.scoring import aggregate_steps, split_steps
 
 PRM_SYSTEM = "Solve the math problem step by step."
@@ -75,10 +75,13 @@ class QwenStylePRM(_StepScorer):
         super().__init__(aggregate, batch_size, max_length)
         from transformers import AutoModel, AutoModelForTokenClassification
 
-        # the published Qwen2.5-Math-PRM ships its own model class (remote code); a standard token classifier doesn't
-        auto = AutoModel if trust_remote_code else AutoModelForTokenClassification
-        extra = {"trust_remote_code": True} if trust_remote_code else {}
-        self.model, self.tokenizer = load_scorer_model(auto, model, device, **extra)
+        # the published Qwen2.5-Math-PRM ships its own class (Qwen2ForProcessRewardModel, a two-layer head) that only
+        # loads as remote code; a generic token classifier would get a new random head (refused by load_scorer_model)
+        remote = remote_class(model, ("AutoModel", "AutoModelForTokenClassification"))
+        if remote is not None:
+            require_remote_code(model, remote[1], trust_remote_code)
+        auto = AutoModel if remote is not None and remote[0] == "AutoModel" else AutoModelForTokenClassification
+        self.model, self.tokenizer = load_scorer_model(auto, model, device, trust_remote_code=trust_remote_code)
         self.step_token, self.system = step_token, system
         self.step_id = _single_token_id(self.tokenizer, step_token, "step separator")
 
@@ -125,11 +128,14 @@ class MathShepherdPRM(_StepScorer):
         batch_size: int = 4,
         max_length: int = 4096,
         device: str | None = None,
+        trust_remote_code: bool = False,
     ) -> None:
         super().__init__(aggregate, batch_size, max_length)
         from transformers import AutoModelForCausalLM
 
-        self.model, self.tokenizer = load_scorer_model(AutoModelForCausalLM, model, device)
+        self.model, self.tokenizer = load_scorer_model(
+            AutoModelForCausalLM, model, device, trust_remote_code=trust_remote_code
+        )
         if not getattr(self.tokenizer, "is_fast", False):
             raise UserError(f"The scorer model {model!r} has no fast tokenizer; the step-tag PRM needs one.")
         self.step_tag = step_tag

@@ -52,13 +52,25 @@ def aggregate_steps(step_scores: Sequence[float], how: str = "min") -> float:
     return float(math.prod(step_scores))
 
 
-def make_scorer(name: str, model: str | None = None, *, llm=None, aggregate: str = "min", **options) -> Scorer:
-    """Build a scorer by name. `model` (--scorer-model) is a local folder or Hub id; the verifier uses `llm`."""
+def make_scorer(
+    name: str,
+    model: str | None = None,
+    *,
+    llm=None,
+    aggregate: str = "min",
+    trust_remote_code: bool = False,
+    **options,
+) -> Scorer:
+    """Build a scorer by name. `model` (--scorer-model) is a local folder or Hub id; the verifier asks `llm`, or
+    with `model` that model on the same kind of backend. `trust_remote_code` lets a checkpoint's own model class
+    load (Qwen2.5-Math-PRM, InternLM2-Reward)."""
     if name == "verifier":
-        from filters.verifier import VerifierScorer
+        from filters.verifier import VerifierScorer, verifier_backend
 
         if llm is None:
             raise UserError("The verifier scorer needs an LLM backend; choose --backend (and a model) for it.")
+        if model and model != llm.name:
+            return VerifierScorer(verifier_backend(llm, model), owns_llm=True, **options)
         return VerifierScorer(llm, **options)
     if name not in SCORERS:
         raise UserError(f"Unknown scorer {name!r}; choose one of {', '.join(SCORERS)}.")
@@ -67,8 +79,8 @@ def make_scorer(name: str, model: str | None = None, *, llm=None, aggregate: str
     if name == "orm":
         from filters.orm import RewardModelScorer
 
-        return RewardModelScorer(model, **options)
+        return RewardModelScorer(model, trust_remote_code=trust_remote_code, **options)
     from filters.prm import MathShepherdPRM, QwenStylePRM
 
     cls = QwenStylePRM if name == "prm-qwen" else MathShepherdPRM
-    return cls(model, aggregate=aggregate, **options)
+    return cls(model, aggregate=aggregate, trust_remote_code=trust_remote_code, **options)

@@ -24,12 +24,21 @@ from filters.scoring import SCORERS, Scorer, make_scorer
 _loaded_scorers: dict[tuple, Scorer] = {}  # model-backed scorers load once per process
 
 
-def get_scorer(scorer: str, scorer_model: str | None, *, llm: LLM | None = None, prm_aggregate: str = "min") -> Scorer:
+def get_scorer(
+    scorer: str,
+    scorer_model: str | None,
+    *,
+    llm: LLM | None = None,
+    prm_aggregate: str = "min",
+    trust_remote_code: bool = False,
+) -> Scorer:
     if scorer == "verifier":
         return make_scorer("verifier", scorer_model, llm=llm)
-    key = (scorer, scorer_model, prm_aggregate)
+    key = (scorer, scorer_model, prm_aggregate, trust_remote_code)
     if key not in _loaded_scorers:
-        _loaded_scorers[key] = make_scorer(scorer, scorer_model, aggregate=prm_aggregate)
+        _loaded_scorers[key] = make_scorer(
+            scorer, scorer_model, aggregate=prm_aggregate, trust_remote_code=trust_remote_code
+        )
     return _loaded_scorers[key]
 
 

@@ -8,11 +8,13 @@ holds neither yes nor no, falls back to sampling `samples` answers and scoring t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import re
 
 import polars as pl
 
+from core.errors import UserError
 from core.llm.base import LLM, Completion, GenParams, Message
 
 VERIFIER_SYSTEM = "You check the work of math students. You reply with a single word: yes or no."
@@ -52,11 +54,34 @@ def share_of_yes(completions: list[Completion]) -> float:
     return sum(_word(c.text) in YES_WORDS for c in completions) / len(completions)
 
 
+def verifier_backend(generator: LLM, model: str) -> LLM:
+    """A backend of the generator's kind (and server / engine options) serving `model` (--scorer-model)."""
+    from core.llm import make_backend
+
+    kind = type(generator).__name__
+    if kind == "OpenAIBackend":
+        return make_backend("openai", model=model, base_url=list(generator.base_urls))
+    if kind == "VLLMBackend":  # the generator's engine is shut down first (core.llm.vllm_lease)
+        return make_backend("vllm", model=model, **dataclasses.asdict(generator.options))
+    if kind == "LocalBackend":
+        return make_backend("local", model=model)
+    raise UserError(f"--scorer verifier --scorer-model needs --backend local, openai or vllm, not {kind}.")
+
+
 class VerifierScorer:
     name = "verifier"
 
-    def __init__(self, llm: LLM, *, top_logprobs: int = 20, samples: int = 8, temperature: float = 1.0) -> None:
+    def __init__(
+        self,
+        llm: LLM,
+        *,
+        top_logprobs: int = 20,
+        samples: int = 8,
+        temperature: float = 1.0,
+        owns_llm: bool = False,
+    ) -> None:
         self.llm, self.top_logprobs, self.samples, self.temperature = llm, top_logprobs, samples, temperature
+        self.owns_llm = owns_llm  # a backend built for --scorer-model: closed after scoring
 
     async def score_one(self, question: str, solution: str) -> float:
         messages = verifier_messages(question, solution)
@@ -74,4 +99,8 @@ class VerifierScorer:
 
     async def score(self, df: pl.DataFrame) -> list[float]:
         pairs = zip(df["query"].to_list(), df["response"].to_list(), strict=True)
-        return list(await asyncio.gather(*(self.score_one(q or "", r or "") for q, r in pairs)))
+        try:
+            return list(await asyncio.gather(*(self.score_one(q or "", r or "") for q, r in pairs)))
+        finally:
+            if self.owns_llm:
+                self.llm.close()

@@ -33,6 +33,7 @@ from core.journal import Journal
 from core.llm import BACKENDS, LLM, GenParams, UsageCounter, make_backend
 from core.llm.openai_backend import ServerBroken
 from core.llm.replay import ReplayLLM
+from core.llm.vllm_options import add_engine_arguments, engine_options
 from core.run_files import write_dataset, write_json, write_parquet
 from core.schemas import samples_frame
 from filters.answer_check import check_answers
@@ -221,6 +222,11 @@ class BackendSpec:
     max_batch: int | None = None
     request_timeout: float = 120.0
     max_retries: int = 6
+    tensor_parallel_size: int = 1  # vLLM engine options (core.llm.vllm_options)
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None
+    dtype: str = "auto"
+    trust_remote_code: bool = False
 
     def build(self) -> LLM:
         options = dataclasses.asdict(self)
@@ -361,6 +367,7 @@ class FilterOptions:
     muggle_agreement: float = 0.5
     dedup_threshold: float | None = 0.98  # None: no near-duplicate removal
     decontaminate: str | None = "gsm8k-test"  # None: no decontamination
+    trust_remote_code: bool = False  # a scorer checkpoint's own model class may load (--trust-remote-code)
 
 
 async def filter_samples(
@@ -373,7 +380,13 @@ async def filter_samples(
     """
     samples = samples.sort(["parent_id", "type", "variant"])
     if opts.scorer:
-        scorer = get_scorer(opts.scorer, opts.scorer_model, llm=llm, prm_aggregate=opts.prm_aggregate)
+        scorer = get_scorer(
+            opts.scorer,
+            opts.scorer_model,
+            llm=llm,
+            prm_aggregate=opts.prm_aggregate,
+            trust_remote_code=opts.trust_remote_code,
+        )
         samples = await score_stage(samples, scorer)
         samples = muggle_label_stage(samples, agreement=opts.muggle_agreement)
     samples = check_answers(samples)
@@ -410,6 +423,7 @@ async def augment_gsm8k(
     runner_address: str | None = None,
     request_timeout: float = 120.0,
     max_retries: int = 6,
+    engine: dict | None = None,
 ) -> dict:
     """Augment GSM8K-form problems with the chosen augmenters; returns the funnel and output paths."""
     logger = get_run_logger()
@@ -426,7 +440,7 @@ async def augment_gsm8k(
     runner = make_task_runner(task_runner, workers, runner_address)
     problems = load_problems(dataset, limit=limit, split=split)
     out_dir.mkdir(parents=True, exist_ok=True)
-    spec = BackendSpec(backend, model, base_url, concurrency, max_batch, request_timeout, max_retries)
+    spec = BackendSpec(backend, model, base_url, concurrency, max_batch, request_timeout, max_retries, **(engine or {}))
     llm = spec.build()
     try:
         settings = {
@@ -643,6 +657,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--workers", type=positive_int, default=None, help="threads or worker processes (default: 4 threads, 2 Dask)"
     )
     p.add_argument("--runner-address", default=None, help="an existing Dask scheduler / Ray cluster address")
+    add_engine_arguments(p)
 
 
 def _positive(args: argparse.Namespace, *names: str) -> None:
@@ -675,6 +690,9 @@ def run(args: argparse.Namespace) -> int:
         filters["dedup_threshold"] = None
     if args.no_decontaminate:
         filters["decontaminate"] = None
+    engine = engine_options(args)
+    if args.backend == "vllm" and args.task_runner in ("dask", "ray"):
+        raise UserError("--backend vllm runs one engine in the flow's process; use --task-runner loop or threads.")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     state = asyncio.run(
         augment_gsm8k(
@@ -698,6 +716,7 @@ def run(args: argparse.Namespace) -> int:
             runner_address=args.runner_address,
             request_timeout=args.request_timeout,
             max_retries=args.max_retries,
+            engine=engine,
             return_state=True,
         )
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 
 from core.errors import UserError
+from core.llm.vllm_options import add_engine_arguments, engine_options
 from flows.command import FlowCommand
 from flows.options import (
     existing_folder,
@@ -42,12 +43,13 @@ class EvaluateOptions:
     aha_question: str = AHA_QUESTION
     aha_answer: str = AHA_ANSWER
     accuracy: bool = True  # False: only the aha table
+    engine: dict = field(default_factory=dict)  # vLLM engine options (core.llm.vllm_options)
 
 
 def _make_llm(options: EvaluateOptions, model: str | None):
     from core.llm import make_backend
 
-    return make_backend(options.backend, model=model, base_url=options.base_url)
+    return make_backend(options.backend, model=model, base_url=options.base_url, **options.engine)
 
 
 def _accuracy_model(options: EvaluateOptions) -> str | None:
@@ -135,6 +137,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aha-question", default=AHA_QUESTION, help="the fixed question of the aha table")
     parser.add_argument("--aha-answer", default=AHA_ANSWER, help="its gold answer")
     parser.add_argument("--aha-only", action="store_true", help="with --run: skip the accuracy evaluation")
+    add_engine_arguments(parser)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -162,6 +165,7 @@ def _run(args: argparse.Namespace) -> int:
         aha_question=args.aha_question,
         aha_answer=args.aha_answer,
         accuracy=not args.aha_only,
+        engine=engine_options(args),
     )
     from sft.evaluate import SamplingSettings
 

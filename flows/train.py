@@ -26,6 +26,7 @@ from flows.options import (
     url,
 )
 from flows.outcome import fails_cleanly, run_flow
+from sft.prompts import REASONING_SYSTEM_PROMPT
 from sft.rewards import DEFAULT_REWARDS, REWARDS
 from sft.runtime import GrpoOptions, SftOptions, TrainOptions
 
@@ -103,6 +104,9 @@ def _add_common(parser: argparse.ArgumentParser, learning_rate: float, batch_siz
         "--gpus", type=positive_int, default=1, help="data-parallel GPUs through accelerate (default 1)"
     )
     parser.add_argument("--limit", type=positive_int, help="use only the first N rows / problems")
+    parser.add_argument("--deepspeed", metavar="CONFIG", help="a DeepSpeed JSON config (runs under accelerate launch)")
+    parser.add_argument("--fsdp", metavar="OPTIONS", help="FSDP, e.g. 'full_shard auto_wrap' (accelerate launch)")
+    parser.add_argument("--fsdp-config", metavar="CONFIG", help="with --fsdp: an FSDP JSON config")
 
 
 def _common(args: argparse.Namespace) -> dict:
@@ -126,6 +130,9 @@ def _common(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "gpus": args.gpus,
         "limit": args.limit,
+        "deepspeed": args.deepspeed,
+        "fsdp": args.fsdp,
+        "fsdp_config": args.fsdp_config,
     }
 
 
@@ -141,7 +148,11 @@ def _add_sft_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-length", type=positive_int, default=1024, help="tokens per example, longer ones cut (1024)"
     )
     parser.add_argument("--packing", action="store_true", help="pack several examples into each sequence")
-    parser.add_argument("--system-prompt", help="a system turn to put before every question (default: none)")
+    parser.add_argument(
+        "--system-prompt",
+        default=REASONING_SYSTEM_PROMPT,
+        help="the system turn before every question (default: the one GRPO and evaluation use; '' for none)",
+    )
 
 
 def _run_sft(args: argparse.Namespace) -> int:
@@ -153,7 +164,7 @@ def _run_sft(args: argparse.Namespace) -> int:
         run=args.run,
         max_length=args.max_length,
         packing=args.packing,
-        system_prompt=args.system_prompt,
+        system_prompt=args.system_prompt or None,
     )
     metrics = run_flow(sft_flow, options)
     print(

@@ -9,7 +9,7 @@ import polars as pl
 
 from core.answers import extract_answer, normalize_answer
 from core.errors import UserError
-from sft.prompts import REASONING_SYSTEM_PROMPT, reasoning_messages
+from sft.prompts import REASONING_SYSTEM_PROMPT, boxed_final_answer, reasoning_messages
 
 KEPT_COLUMNS = ("query", "response", "type", "original_question")
 
@@ -44,21 +44,23 @@ def read_kept(run: str | Path) -> pl.DataFrame:
     return frame
 
 
-def sft_records(frame: pl.DataFrame, system_prompt: str | None = None) -> list[dict]:
+def sft_records(frame: pl.DataFrame, system_prompt: str | None = REASONING_SYSTEM_PROMPT) -> list[dict]:
     """Conversational prompt-completion rows: the query as the user turn, the response as the assistant's answer.
 
-    TRL computes the loss on the completion only for this layout, whatever the model's chat template.
+    The prompt is the one GRPO and evaluation use (the same system prompt), and the response ends in the same
+    `\\boxed{}` final answer they ask for. TRL computes the loss on the completion only for this layout, whatever
+    the model's chat template.
     """
     return [
         {
             "prompt": reasoning_messages(row["query"], system_prompt),
-            "completion": [{"role": "assistant", "content": row["response"]}],
+            "completion": [{"role": "assistant", "content": boxed_final_answer(row["response"])}],
         }
         for row in frame.select("query", "response").iter_rows(named=True)
     ]
 
 
-def sft_dataset(run: str | Path, system_prompt: str | None = None, limit: int | None = None):
+def sft_dataset(run: str | Path, system_prompt: str | None = REASONING_SYSTEM_PROMPT, limit: int | None = None):
     """A `datasets.Dataset` of the kept rows of `run`, ready for SFTTrainer."""
     from datasets import Dataset
 

@@ -6,6 +6,7 @@ Each launched process runs `python -m sft.launch OUT/train_options.json`; rank 0
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,16 @@ def run_here(options: TrainOptions) -> dict:
     raise TypeError(f"no training stage for {type(options).__name__}")
 
 
-def accelerate_command(options_file: Path, gpus: int) -> list[str]:
-    """The `accelerate launch` command line that starts one training process per GPU."""
+def free_port() -> int:
+    """A TCP port free right now, for the launch's rendezvous: concurrent runs would all take 29500 otherwise."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def accelerate_command(options_file: Path, gpus: int, port: int | None = None) -> list[str]:
+    """The `accelerate launch` command line that starts one training process per GPU (DeepSpeed / FSDP settings
+    come from the TrainingArguments those processes build)."""
     return [
         sys.executable,
         "-m",
@@ -38,6 +47,8 @@ def accelerate_command(options_file: Path, gpus: int) -> list[str]:
         str(gpus),
         "--num_machines",
         "1",
+        "--main_process_port",
+        str(port or free_port()),
         "--multi_gpu",
         "--dynamo_backend",
         "no",
@@ -48,11 +59,13 @@ def accelerate_command(options_file: Path, gpus: int) -> list[str]:
 
 
 def run_training(options: TrainOptions) -> dict:
-    """Train with `options`: in this process for one device, else under `accelerate launch`; returns the metrics."""
-    if options.gpus <= 1:
-        return run_here(options)
-    from sft.runtime import check_gpus
+    """Train with `options`: in this process for one device, else (or with DeepSpeed / FSDP) under `accelerate
+    launch`; returns the metrics."""
+    from sft.runtime import check_distributed, check_gpus
 
+    check_distributed(options)
+    if options.gpus <= 1 and not (options.deepspeed or options.fsdp):
+        return run_here(options)
     check_gpus(options.gpus)
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,11 @@
 r"""GRPO reward functions with TRL's signature: `completions` (plain strings or one-message conversations), the
 dataset's columns as keyword arguments (`answer`: the gold final answer), extra keywords ignored; one float per
-completion. Answers are read with `core.answers` (`\boxed{}`, `The answer is`, `####`, last number).
+completion. Rewards pay only for an answer the completion states explicitly (`\boxed{}`, `The answer is`, `####`,
+read by `core.answers`): the last-number fallback never pays, so a rambling or cut-off text earns nothing.
 
-The seed experiment's three rewards: a numeric final answer (0.5), the correct answer (2.0), self-reflection words
-(1.0). Options: a `\boxed{}` format reward and a length-shaped reward. `REWARDS` maps CLI names to functions.
+The seed experiment's three rewards: a numeric final answer (0.5), the correct answer (2.0), self-reflection that
+leads to a stated answer (1.0). Options: a `\boxed{}` format reward and a length-shaped reward. `REWARDS` maps CLI
+names to reward factories; other modules add theirs with `register_reward`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,22 @@ def has_reflection(text: str) -> bool:
     return _REFLECTION_RE.search(text) is not None
 
 
+_STATED_RE = re.compile(r"the answer is|####|\\boxed\s*\{", re.IGNORECASE)
+
+
+def stated_answer(text: str) -> str | None:
+    r"""The final answer when the text states one explicitly (`\boxed{}`, `The answer is`, `####`), else None.
+
+    Read by core.answers from the last such statement on; a bare number, or a statement cut off before its answer,
+    is None (core.answers would fall back to the text's last number).
+
+    >>> stated_answer(r"so \boxed{18}"), stated_answer("9 * 2 = 18. The answer is:"), stated_answer("I got 18")
+    ('18', None, None)
+    """
+    starts = [m.start() for m in _STATED_RE.finditer(text)]
+    return extract_answer(text[starts[-1] :]) if starts else None
+
+
 def boxed_answer(text: str) -> str | None:
     r"""Content of the last `\boxed{...}` of the text, read by core.answers (None when there is none).
 
@@ -68,16 +86,16 @@ def boxed_answer(text: str) -> str | None:
 
 
 def numeric_answer_reward(completions: Sequence, **kwargs) -> list[float | None]:
-    r"""0.5 when the completion's final answer is a number (whatever its value), else 0.0.
+    r"""0.5 when the completion states a final answer that is a number (whatever its value), else 0.0.
 
-    >>> numeric_answer_reward([r"... so \boxed{18}", "I am not sure.", "The answer is: seven"])
-    [0.5, 0.0, 0.0]
+    >>> numeric_answer_reward([r"... so \boxed{18}", "I am not sure.", "The answer is: seven", "I have 3 apples"])
+    [0.5, 0.0, 0.0, 0.0]
     """
-    return [0.5 if parse_number(extract_answer(completion_text(c))) is not None else 0.0 for c in completions]
+    return [0.5 if parse_number(stated_answer(completion_text(c))) is not None else 0.0 for c in completions]
 
 
 def correct_answer_reward(completions: Sequence, answer: Sequence[str], **kwargs) -> list[float | None]:
-    r"""2.0 when the completion's final answer equals the gold `answer`, else 0.0 (None: no gold to compare).
+    r"""2.0 when the completion's stated final answer equals the gold `answer`, else 0.0 (None: no gold to compare).
 
     >>> completions = [[{"role": "assistant", "content": r"9 * 2 = 18, so \boxed{18}"}],
     ...                [{"role": "assistant", "content": r"\boxed{16}"}]]
@@ -89,17 +107,34 @@ def correct_answer_reward(completions: Sequence, answer: Sequence[str], **kwargs
         if gold is None:
             rewards.append(None)
         else:
-            rewards.append(2.0 if answers_equal(gold, extract_answer(completion_text(completion))) else 0.0)
+            rewards.append(2.0 if answers_equal(gold, stated_answer(completion_text(completion))) else 0.0)
     return rewards
 
 
-def reflection_reward(completions: Sequence, **kwargs) -> list[float | None]:
-    r"""1.0 when the completion reflects on its own work ("aha", "but wait", "let's check", "recheck", ...).
+def reflects_then_answers(text: str) -> bool:
+    r"""A reflection phrase followed by more working (a number) before an explicitly stated final answer.
 
-    >>> reflection_reward(["16 - 3 = 13. But wait, she also bakes 4.", "16 - 7 = 9, 9 * 2 = 18."])
-    [1.0, 0.0]
+    >>> reflects_then_answers(r"16 - 3 = 13. But wait, she also bakes 4: 13 - 4 = 9, 9 * 2 = 18. \boxed{18}")
+    True
+    >>> reflects_then_answers("Wait"), reflects_then_answers(r"Wait. \boxed{18}")
+    (False, False)
     """
-    return [1.0 if has_reflection(completion_text(c)) else 0.0 for c in completions]
+    starts = [m.start() for m in _STATED_RE.finditer(text)]
+    if not starts or stated_answer(text) is None:
+        return False
+    working = text[: starts[-1]]
+    return any(re.search(r"\d", working[m.end() :]) for m in _REFLECTION_RE.finditer(working))
+
+
+def reflection_reward(completions: Sequence, **kwargs) -> list[float | None]:
+    r"""1.0 when the completion reflects on its own work ("aha", "but wait", "let's check", ...), works on after it,
+    and states a final answer; a reflection word alone earns nothing.
+
+    >>> reflection_reward([r"16 - 3 = 13. But wait, she also bakes 4, so 9 * 2 = 18. \boxed{18}",
+    ...                    r"16 - 7 = 9, 9 * 2 = 18. \boxed{18}", "wait"])
+    [1.0, 0.0, 0.0]
+    """
+    return [1.0 if reflects_then_answers(completion_text(c)) else 0.0 for c in completions]
 
 
 def boxed_format_reward(completions: Sequence, **kwargs) -> list[float | None]:
@@ -137,7 +172,8 @@ def make_length_reward(soft_limit: int = 256, hard_limit: int = 512, penalty: fl
     return length_reward
 
 
-# CLI name -> factory of the reward function (factories so options like lengths can be passed).
+# CLI name -> factory of the reward function (factories so options like lengths can be passed); extend it with
+# register_reward (task rewards live in their own modules).
 REWARDS: dict[str, Callable[..., RewardFunc]] = {
     "numeric": lambda **_: numeric_answer_reward,
     "correct": lambda **_: correct_answer_reward,
@@ -146,6 +182,20 @@ REWARDS: dict[str, Callable[..., RewardFunc]] = {
     "length": lambda soft_limit=256, hard_limit=512, **_: make_length_reward(soft_limit, hard_limit),
 }
 DEFAULT_REWARDS = ("numeric", "correct", "reflection")
+
+
+def register_reward(name: str, factory: Callable[..., RewardFunc]) -> None:
+    """Add a reward under a CLI name; `factory(**options)` returns the TRL reward function (options it does not
+    use arrive too: take `**_`).
+
+    >>> register_reward("always-one", lambda **_: lambda completions, **kw: [1.0] * len(completions))
+    >>> build_rewards(["always-one"])[0][0](["x", "y"])
+    [1.0, 1.0]
+    >>> del REWARDS["always-one"]
+    """
+    if name in REWARDS and REWARDS[name] is not factory:
+        raise ValueError(f"a reward named {name!r} is already registered")
+    REWARDS[name] = factory
 
 
 def build_rewards(names: Sequence[str], weights: dict[str, float] | None = None, **options) -> tuple[list, list]:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.errors import UserError
+from sft.prompts import REASONING_SYSTEM_PROMPT
 
 FINAL_MODEL_DIR = "model"  # OUT/model: the trained model (LoRA merged in), loadable by every backend
 ADAPTER_DIR = "adapter"  # OUT/adapter: the LoRA adapter alone, when trained with LoRA
@@ -35,13 +36,16 @@ class TrainOptions:
     seed: int = 0
     gpus: int = 1  # > 1: data-parallel processes through `accelerate launch`
     limit: int | None = None  # use only the first N rows / problems
+    deepspeed: str | None = None  # a DeepSpeed JSON config (runs under `accelerate launch`)
+    fsdp: str | None = None  # FSDP options, e.g. "full_shard auto_wrap" (runs under `accelerate launch`)
+    fsdp_config: str | None = None  # an FSDP JSON config file
 
 
 @dataclass
 class SftOptions(TrainOptions):
     run: str = ""  # run folder of `flows run augment-gsm8k` (or a Parquet/JSONL file)
     max_length: int = 1024
-    system_prompt: str | None = None
+    system_prompt: str | None = REASONING_SYSTEM_PROMPT  # the one prompt of SFT, GRPO and evaluation
     packing: bool = False
 
 
@@ -87,13 +91,72 @@ def has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def precision_args() -> dict:
-    """TrainingArguments for precision: bf16 on a GPU that has it, fp32 on CPU (TRL's default of bf16 is GPU-only)."""
+def has_native_bf16() -> bool:
+    """A CUDA GPU that computes in bf16 (compute capability 8.0 or more: A100, H100, RTX 30xx+).
+
+    Not torch.cuda.is_bf16_supported(): it says yes on T4 / V100 (7.x), which only emulate bf16, slowly.
+    """
     import torch
 
-    if torch.cuda.is_available():
-        return {"bf16": torch.cuda.is_bf16_supported(), "fp16": False}
+    return torch.cuda.is_available() and torch.cuda.get_device_capability() >= (8, 0)
+
+
+def train_dtype() -> str:
+    """The dtype the weights load in: bfloat16 on a bf16 GPU; float32 elsewhere (fp16 mixed precision on older
+    GPUs keeps fp32 master weights: the gradient scaler refuses fp16 weights)."""
+    return "bfloat16" if has_native_bf16() else "float32"
+
+
+def precision_args() -> dict:
+    """TrainingArguments for precision: bf16 on a bf16 GPU, fp16 mixed precision on an older GPU, fp32 on CPU."""
+    if has_native_bf16():
+        return {"bf16": True, "fp16": False}
+    if has_cuda():
+        return {"bf16": False, "fp16": True}
     return {"bf16": False, "fp16": False, "use_cpu": True}
+
+
+def model_init_kwargs(trust_remote_code: bool = False) -> dict:
+    """`model_init_kwargs` of SFTConfig / GRPOConfig (TRL loads the model, and GRPO's reference model, with them).
+
+    TRL's own defaults are float32 and, in a single process on a GPU, device_map="auto", which spreads one
+    `--gpus 1` run over every visible GPU; here: the training dtype, and no device map (the Trainer places the
+    model on its process's GPU; DeepSpeed / FSDP shard it themselves).
+    """
+    return {"dtype": train_dtype(), "device_map": None, "trust_remote_code": trust_remote_code}
+
+
+def check_distributed(options: TrainOptions) -> None:
+    """One sentence on a bad --deepspeed / --fsdp before anything starts."""
+    if options.deepspeed and options.fsdp:
+        raise UserError("Choose --deepspeed or --fsdp, not both.")
+    if options.fsdp_config and not options.fsdp:
+        raise UserError("--fsdp-config needs --fsdp, e.g. --fsdp 'full_shard auto_wrap'.")
+    for flag, path in (("--deepspeed", options.deepspeed), ("--fsdp-config", options.fsdp_config)):
+        if path is None:
+            continue
+        try:
+            json.loads(Path(path).read_text())
+        except OSError:
+            raise UserError(f"{flag} {path}: no such file; pass a JSON config file.") from None
+        except ValueError as exc:
+            raise UserError(f"{flag} {path} is not valid JSON ({exc}).") from None
+    if options.deepspeed and importlib.util.find_spec("deepspeed") is None:
+        raise UserError("--deepspeed needs DeepSpeed: install it with `pip install deepspeed`.")
+    if (options.deepspeed or options.fsdp) and not has_cuda():
+        raise UserError("--deepspeed and --fsdp need CUDA GPUs; drop them to train on this machine.")
+
+
+def distributed_args(options: TrainOptions) -> dict:
+    """TrainingArguments for DeepSpeed or FSDP (the Trainer hands them to accelerate)."""
+    if options.deepspeed:
+        return {"deepspeed": options.deepspeed}
+    if options.fsdp:
+        args: dict = {"fsdp": options.fsdp}
+        if options.fsdp_config:
+            args["fsdp_config"] = options.fsdp_config
+        return args
+    return {}
 
 
 def check_gpus(gpus: int) -> None:
@@ -153,7 +216,9 @@ def common_args(options: TrainOptions) -> dict:
         "logging_steps": options.logging_steps,
         "seed": options.seed,
         "report_to": "none",
+        "model_init_kwargs": model_init_kwargs(),
         **precision_args(),
+        **distributed_args(options),
     }
 
 

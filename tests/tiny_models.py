@@ -41,3 +41,30 @@ def save_tiny_llama(auto_class, tokenizer, folder: Path, **config) -> str:
     auto_class(cfg).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+CHATML_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def tiny_chat_tokenizer(chat_template: str = CHATML_TEMPLATE):
+    """A word-level tokenizer (loads in milliseconds, unlike the 49K-entry SmolLM2 one) with a chat template.
+
+    Words outside its small vocabulary become <unk>; tests that need real text use smol_tokenizer().
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<unk>", "<pad>", "<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_turn>"]
+    words = "user assistant system model Solve it step by What is 2 3 + ? . seven the answer".split()
+    vocab = {w: i for i, w in enumerate(specials + words)}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", eos_token="<|im_end|>",
+        additional_special_tokens=specials[2:],
+    )  # fmt: skip
+    tokenizer.chat_template = chat_template
+    return tokenizer

@@ -18,9 +18,15 @@ def make_backend(
     max_batch: int | None = None,
     request_timeout: float = 120.0,
     max_retries: int = 6,
+    tensor_parallel_size: int = 1,
+    gpu_memory_utilization: float = 0.9,
+    max_model_len: int | None = None,
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
 ) -> LLM:
     """Build a backend by name; imports its engine only when chosen. `request_timeout` (seconds per request) and
-    `max_retries` apply to the openai backend."""
+    `max_retries` apply to the openai backend; the engine options (tensor parallel size ... trust_remote_code) to
+    the vllm backend, which batches continuously itself (`max_batch` is for the local backend)."""
     if name == "local":
         from core.llm.local import LocalBackend
 
@@ -33,6 +39,8 @@ def make_backend(
         return OpenAIBackend(model, urls, concurrency=concurrency, max_retries=max_retries, timeout_s=request_timeout)
     if name == "vllm":
         from core.llm.vllm_backend import VLLMBackend
+        from core.llm.vllm_options import EngineOptions
 
-        return VLLMBackend(model, max_batch=max_batch or 256)
+        options = EngineOptions(tensor_parallel_size, gpu_memory_utilization, max_model_len, dtype, trust_remote_code)
+        return VLLMBackend(model, options)
     raise UserError(f"Unknown backend {name!r}; choose one of {', '.join(BACKENDS)}.")

@@ -53,3 +53,32 @@ def test_verifier_on_bundled_smollm2_keeps_best_of_n(make_frame):
     kept = out.filter(pl.col("keep"))
     assert kept.height == 2 and min(kept["score"]) >= max(out.filter(~pl.col("keep"))["score"])
     assert set(out.filter(~pl.col("keep"))["reason"]) == {"not_best_of_n"}
+
+
+def test_scorer_model_is_the_model_that_verifies(make_frame, monkeypatch, tmp_path):
+    """--scorer verifier --scorer-model X: X answers (on the generator's kind of backend), not the generator."""
+    import fake_vllm
+    from tiny_models import tiny_chat_tokenizer
+
+    from core.llm import make_backend, vllm_lease
+
+    engines = fake_vllm.install(monkeypatch)
+    for name in ("generator", "judge"):
+        tiny_chat_tokenizer().save_pretrained(tmp_path / name)
+    generator = make_backend("vllm", model=str(tmp_path / "generator"), gpu_memory_utilization=0.6)
+    try:
+        asyncio.run(generator.chat([{"role": "user", "content": QUESTION}]))
+        scorer = make_scorer("verifier", str(tmp_path / "judge"), llm=generator)
+        assert scorer.llm is not generator and scorer.llm.name == str(tmp_path / "judge")
+        df = make_frame([{"query": QUESTION, "response": GOOD}, {"query": QUESTION, "response": BAD}])
+        scores = asyncio.run(scorer.score(df))
+        assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+        generator_engine, judge_engine = engines.built
+        assert judge_engine.args.model == str(tmp_path / "judge") and judge_engine.args.gpu_memory_utilization == 0.6
+        assert any(p.logprobs == 20 and p.max_tokens == 1 for p in judge_engine.requests)
+        assert len(generator_engine.requests) == 1  # the generator answered only its own question
+        assert engines.most_live == 1 and judge_engine.dead  # one engine at a time; the judge's closed after scoring
+        assert make_scorer("verifier", generator.name, llm=generator).llm is generator
+    finally:
+        generator.close()
+        vllm_lease.release_gpu()

@@ -53,3 +53,37 @@ def test_build_rewards_rejects_unknown_names_and_stray_weights():
         build_rewards(["correct", "speed"])
     with pytest.raises(ValueError, match="not among the chosen"):
         build_rewards(["correct"], {"boxed": 2.0})
+
+
+# Each of these paid before the fix (issue 12): an answer must be stated explicitly to earn anything.
+def test_numeric_does_not_pay_for_any_digit():
+    assert numeric_answer_reward(["I have 3 apples and no idea what to do.", "Step 1: 16 - 3 = 13"]) == [0.0, 0.0]
+
+
+def test_correct_does_not_pay_a_cut_off_text_whose_last_number_is_the_gold():
+    cut_off = ["16 - 3 - 4 = 9 eggs, 9 * 2 = 18", "9 * 2 = 18. The answer is:", "9 * 2 = 18. \\boxed{1"]
+    assert correct_answer_reward(cut_off, answer=["18"] * 3) == [0.0, 0.0, 0.0]
+    assert correct_answer_reward(["9 * 2 = 18. The answer is: 18"], answer=["18"]) == [2.0]
+
+
+def test_reflection_does_not_pay_a_lone_wait():
+    assert reflection_reward(["wait", "Wait, wait. Let me check.", "Wait. \\boxed{18}"]) == [0.0, 0.0, 0.0]
+    assert reflection_reward(["9 * 2 = 16. Wait, 9 * 2 = 18. The answer is 18"]) == [1.0]
+
+
+def test_the_registry_takes_rewards_from_other_modules():
+    def factory(**_):
+        def countdown_reward(completions, **kwargs):
+            """>>> countdown_reward(["x"])\n[0.5]"""
+            return [0.5] * len(completions)
+
+        return countdown_reward
+
+    sft.rewards.register_reward("countdown-test", factory)
+    try:
+        funcs, weights = build_rewards(["correct", "countdown-test"], {"countdown-test": 2.0}, soft_limit=10)
+        assert [f.__name__ for f in funcs] == ["correct_answer_reward", "countdown_reward"] and weights == [1.0, 2.0]
+        with pytest.raises(ValueError, match="already registered"):
+            sft.rewards.register_reward("correct", factory)
+    finally:
+        del REWARDS["countdown-test"]

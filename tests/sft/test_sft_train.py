@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from sft.prompts import REASONING_SYSTEM_PROMPT
 from sft.runtime import SftOptions
 from sft.train_sft import build_sft_trainer, run_sft
 
@@ -15,9 +16,11 @@ def test_loss_mask_covers_only_the_answer(tiny_model_dir, kept_run_dir, tmp_path
     trained = [t for t, label in zip(row["input_ids"], row["labels"], strict=True) if label != -100]
     masked = [t for t, label in zip(row["input_ids"], row["labels"], strict=True) if label == -100]
 
-    assert tokenizer.decode(trained).strip() == "3 + 4 = 7.\nThe answer is: 7<|im_end|>"
+    # one format for SFT, GRPO and evaluation: the same system prompt, the final answer in \boxed{}
+    assert tokenizer.decode(trained).strip() == "3 + 4 = 7.\nThe answer is \\boxed{7}.<|im_end|>"
     prompt_text = tokenizer.decode(masked)
-    assert "Tom has 3 apples" in prompt_text and prompt_text.endswith("<|im_start|>assistant\n")
+    assert REASONING_SYSTEM_PROMPT in prompt_text and "Tom has 3 apples" in prompt_text
+    assert prompt_text.endswith("<|im_start|>assistant\n")
     assert row["input_ids"][: len(masked)] == masked  # the prompt comes first, then only answer tokens
 
 
@@ -27,7 +30,7 @@ def test_sft_loss_goes_down_and_writes_model_and_metrics(tiny_model_dir, kept_ru
         out=str(out),
         model=str(tiny_model_dir),
         run=str(kept_run_dir),
-        max_steps=8,
+        max_steps=12,  # 8 took the loss down 19.7 % on the boxed-answer rows with the system prompt (issue 12)
         learning_rate=1e-2,
         batch_size=4,
         logging_steps=1,
@@ -36,10 +39,10 @@ def test_sft_loss_goes_down_and_writes_model_and_metrics(tiny_model_dir, kept_ru
     metrics = run_sft(options)
 
     losses = [entry["loss"] for entry in metrics["log_history"] if "loss" in entry]
-    assert len(losses) == 8
+    assert len(losses) == 12
     assert losses[-1] < losses[0] * 0.8, losses
     saved = json.loads((out / "metrics.json").read_text())
-    assert saved["global_step"] == 8 and saved["kind"] == "sft"
+    assert saved["global_step"] == 12 and saved["kind"] == "sft"
     assert (out / "model" / "config.json").exists() and (out / "model" / "tokenizer.json").exists()
 
 
