@@ -39,6 +39,8 @@ class TextNumber:
     conversion: bool = False  # a fixed unit size: "1 mile equals 1.6 km", "there are 12 inches in a foot"
     age: bool = False  # a person's age: "a 12-year-old", "is 40 years old", "at the age of 30"
     money: bool = False  # written after a currency sign: "$12"
+    year: bool = False  # a calendar year: "in 2005"
+    measure: bool = False  # a temperature or an angle ("95 degrees"): stays as written
 
 
 def find_numbers(text: str) -> list[TextNumber]:
@@ -51,6 +53,7 @@ def find_numbers(text: str) -> list[TextNumber]:
         digits = m.group("int").replace(",", "")
         frac = m.group("frac") or ""
         value = Fraction(f"{digits}.{frac}" if frac else digits)
+        money = text[max(0, start - 2) : start].strip().endswith(("$", "€", "£"))
         found.append(
             TextNumber(
                 start=start,
@@ -62,8 +65,10 @@ def find_numbers(text: str) -> list[TextNumber]:
                 percent=bool(_PERCENT_RE.match(text, m.end())),
                 most=_most(text, m.end()),
                 conversion=_is_conversion(text, start, m.end()),
+                measure=bool(_MEASURE_RE.match(text, m.end())),
                 age=_is_age(text, start, m.end()),
-                money=text[max(0, start - 2) : start].strip().endswith(("$", "€", "£")),
+                money=money,
+                year=not frac and not money and "," not in m.group("int") and 1800 <= int(digits) <= 2100,
             )
         )
     return found
@@ -88,6 +93,7 @@ _CONVERSION_BEFORE_RE = re.compile(
 _CONVERSION_AFTER_RE = re.compile(
     rf"\s*{_UNIT_WORDS}\s+(?:in|per|to|make|makes)\s+(?:a|an|one|each|1|every)\s+{_UNIT_WORDS}\b", re.I
 )
+_MEASURE_RE = re.compile(r"\s*(?:°|degrees?\b|deg\b)", re.I)
 _AGE_AFTER_RE = re.compile(r"(?:\s*|-)years?(?:\s*|-)old|(?:\s*|-)year-old|(?:th|st|nd|rd)?\s+birthday", re.I)
 _AGE_BEFORE_RE = re.compile(r"(?:\bage\s+(?:of\s+)?|\baged\s+|\bages\s+)$", re.I)
 
@@ -188,6 +194,17 @@ _IMPLIED_PHRASES = {
 _IMPLIED_PHRASE_RE = {Fraction(v): re.compile(rf"\b(?:{p})\b", re.I) for v, p in _IMPLIED_PHRASES.items()}
 _WORD_RE = re.compile(r"[a-z]+")
 _DIGITS_RE = re.compile(r"\d+")
+
+
+_COUNT_WORD_RE = re.compile(r"\b(?:dozens?|pairs?|couple|twins?|triplets?)\b", re.I)
+_COUNT_WORDS = {"dozen": 12, "dozens": 12, "pair": 2, "pairs": 2, "couple": 2, "twin": 2, "twins": 2, "triplet": 3,
+                "triplets": 3}  # fmt: skip
+
+
+def word_values(text: str) -> set[Fraction]:
+    """Counts that the words of `text` name: numbers spelled out ("five") and "dozen", "pair", "twins"..."""
+    counts = {Fraction(_COUNT_WORDS[m.group().lower()]) for m in _COUNT_WORD_RE.finditer(text)}
+    return counts | word_numbers(text)
 
 
 def implied_values(text: str) -> set[Fraction]:

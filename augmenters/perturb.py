@@ -155,7 +155,7 @@ def perturbable_groups(program: Program, question: str) -> tuple[dict[Fraction, 
     written_twice = {v for v, n in counts.items() if n > 1}
     # 50% splits a whole into two equal parts: a solution may use one part for both, which breaks at 60%
     half = {number.value for number in written if number.percent and number.value == 50}
-    conversions = {number.value for number in written if number.conversion}
+    conversions = {number.value for number in written if number.conversion or number.year or number.measure}
     # more inputs of one value than the question writes: one of them stands for something else (a word's count)
     shared = {v for v, n in Counter(Fraction(x) for x in program.inputs.values()).items() if n > counts.get(v, 0)}
     fixed = program.literals | implied_values(question) | written_twice | half | conversions | shared

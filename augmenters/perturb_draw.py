@@ -24,6 +24,7 @@ SAMPLE_TRIES = 200  # value draws tried per perturbation before giving up on the
 MAX_ANSWER_BITS = 64
 DEFAULT_BAND = (0.5, 2.0)  # new values between x0.5 and x2 the original
 MAX_AGE = 100
+MIN_SHRINK = Fraction(1, 4)  # a positive quantity of the program does not shrink below a quarter of the original
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ def value_choices(value: Fraction, style: TextNumber, band: tuple[float, float] 
     zeros = len(str(n)) - len(str(n).rstrip("0"))
     low = max(-(-n * Fraction(band[0]).limit_denominator(1000) // 1), 2 if style.decimals == 0 else 1)
     high = int(n * Fraction(band[1]).limit_denominator(1000))
-    if style.percent and value <= 100:
-        high = min(high, 100 * scale)
+    if style.percent and value <= 100:  # a share stays a share: under 100% if it was
+        high = min(high, (100 if value == 100 else 99) * scale)
     if style.most is not None and value <= style.most:
         high = min(high, style.most * scale)
     if style.age:
@@ -99,27 +100,30 @@ def _decimals(x: Fraction) -> int | None:
     return places
 
 
-def _profile(trace: list[tuple[str, Number]]) -> dict[str, tuple[bool, bool, bool, int]]:
-    """Per assigned name: (always whole, never negative, always positive, most decimal places or 99)."""
-    out: dict[str, tuple[bool, bool, bool, int]] = {}
+def _profile(trace: list[tuple[str, Number]]) -> dict[str, tuple[bool, bool, bool, int, Fraction]]:
+    """Per assigned name: (always whole, never negative, always positive, most decimal places or 99, last value)."""
+    out: dict[str, tuple[bool, bool, bool, int, Fraction]] = {}
     for name, value in trace:
-        whole, nonneg, positive, places = out.get(name, (True, True, True, 0))
+        whole, nonneg, positive, places, _ = out.get(name, (True, True, True, 0, Fraction(0)))
         x = Fraction(value)
         d = _decimals(x)
         places = max(places, 99 if d is None else d)
-        out[name] = (whole and x.denominator == 1, nonneg and x >= 0, positive and x > 0, places)
+        out[name] = (whole and x.denominator == 1, nonneg and x >= 0, positive and x > 0, places, x)
     return out
 
 
 def keeps_constraints(original: RunResult, new: RunResult) -> bool:
     """Every assigned quantity and the answer: whole stays whole, not negative stays not negative, positive stays
-    positive, and a value stays a decimal of at most max(2, its original places); the answer stays a sane size."""
+    positive and at least a quarter of what it was ("2 seconds to run 200 m" is not believable), and a value
+    stays a decimal of at most max(2, its original places); the answer stays a sane size."""
     before, after = _profile(original.trace), _profile(new.trace)
-    for name, (whole, nonneg, positive, places) in before.items():
+    for name, (whole, nonneg, positive, places, last) in before.items():
         if name not in after:
             continue
-        w, nn, pos, p = after[name]
+        w, nn, pos, p, now = after[name]
         if (whole and not w) or (nonneg and not nn) or (positive and not pos) or p > max(2, places):
+            return False
+        if positive and now < last * MIN_SHRINK:
             return False
     a0, a1 = Fraction(original.answer), Fraction(new.answer)
     if (a0.denominator == 1 and a1.denominator != 1) or (a0 >= 0 > a1) or (a0 > 0 and a1 <= 0):

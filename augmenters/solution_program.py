@@ -38,7 +38,7 @@ from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
-from augmenters.numbers_in_text import find_numbers, implied_values, word_numbers
+from augmenters.numbers_in_text import find_numbers, implied_values, word_numbers, word_values
 from augmenters.program_eval import Number, ProgramError, answer_string
 from core.answers import parse_number
 
@@ -79,21 +79,37 @@ _PROSE_LEFT_RE = re.compile(r"[\d\s.,+\-*/x×÷()$%]*$")
 _OPERATOR_RE = re.compile(r"\d\s*\)?\s*[-+*/]\s*\(?\s*\d")
 
 
-def prose_equations(solution: str | None) -> dict[Fraction, str]:
-    """Calculations the solution writes without a mark, in plain arithmetic ("64/4 = 16 units", "30% + 40% = 70%"):
-    result -> left side, as a mark would write it. A result written by two different ones is left out."""
-    found: dict[Fraction, str] = {}
-    clashes: set[Fraction] = set()
+def prose_equations(solution: str | None) -> list[tuple[Fraction, str]]:
+    """Calculations the solution writes in plain arithmetic ("64/4 = 16 units", "30% + 40% = 70%"), marked or not:
+    (result, left side as a mark would write it), in order."""
+    found: list[tuple[Fraction, str]] = []
     for m in _EQUALS_RE.finditer(solution or ""):
         left = _PROSE_LEFT_RE.search(solution[: m.start()]).group()
         left = left.lstrip(" .,+-*/x×÷)").replace("$", "").replace("%", "").replace(",", "")
         left = left.replace("×", "*").replace("÷", "/").replace("x", "*").strip()
         result = parse_number(m.group(1))
-        if result is None or not _OPERATOR_RE.search(left):
-            continue
-        if found.setdefault(result, left) != left:
-            clashes.add(result)
-    return {v: left for v, left in found.items() if v not in clashes}
+        if result is not None and _OPERATOR_RE.search(left):
+            found.append((result, left))
+    return found
+
+
+def _operands(left: str, quantities: set[Fraction]) -> tuple[Fraction, ...]:
+    """The quantities a calculation uses (numbers of the question and results; all its numbers if none), sorted:
+    "12 / 2" and "0.5 * 12" both use 12; "(1/2) * 12" and "7 - 1" do not use the same."""
+    numbers = [Fraction(n) for n in re.findall(r"\d+(?:\.\d+)?|\.\d+", left)]
+    return tuple(sorted([n for n in numbers if n in quantities] or numbers))
+
+
+def _computed_twice(
+    marks: list[tuple[str, Fraction | None]], prose: list[tuple[Fraction, str]], written: set[Fraction]
+) -> set[Fraction]:
+    """Results that two calculations of other quantities give ("half of 12 = 6" and "7 - 1 = 6 days")."""
+    calculations = [(r, left) for left, r in marks if r is not None] + prose
+    quantities = written | {r for r, _ in calculations}
+    seen: dict[Fraction, set[tuple[Fraction, ...]]] = {}
+    for result, left in calculations:
+        seen.setdefault(result, set()).add(_operands(left, quantities))
+    return {v for v, ways in seen.items() if len(ways) > 1}
 
 
 @dataclass(frozen=True)
@@ -115,10 +131,13 @@ class _Reader:
             if number.value not in self.inputs:
                 self.inputs[number.value] = f"x{len(self.inputs) + 1}"
                 self.literals[self.inputs[number.value]] = number.text.replace(",", "")
-        self.percent_inputs = {self.inputs[n.value] for n in written if n.percent}
+        # 50% stays fixed (see perturb.perturbable_groups): a solution may use it as "/ 2"
+        self.percent_inputs = {self.inputs[n.value] for n in written if n.percent and n.value != 50}
         self.percents = {n.value / 100: self.inputs[n.value] for n in written if n.percent}
         self.implied = implied_values(question)
-        self.allowed = allowed_literals(question)
+        self.allowed = allowed_literals(question) | {Fraction(0)}
+        if any(n.percent and n.value == 50 for n in written):
+            self.allowed |= {Fraction(2), Fraction(1, 2)}
         self.results: dict[Fraction, str] = {}  # result written in a mark -> the step that computed it
         self.expressions: dict[Fraction, str] = {}  # result -> the first expression that computed it
         self.repeated: set[Fraction] = set()  # results of more than one mark: we cannot tell which is meant
@@ -272,17 +291,23 @@ def build_from_marks(question: str, solution: str | None, calculations: list[str
     if not marks:
         raise ProgramError("no_marks", "the reference solution has no calculator marks")
     marked = {result for _, result in marks}
-    equations = {v: left for v, left in prose_equations(solution).items() if v not in marked}
+    prose = prose_equations(solution)
+    twice = _computed_twice(marks, prose, {n.value for n in find_numbers(question)})
+    equations = {v: left for v, left in prose if v not in marked and v not in twice}
     reader = _Reader(question, prose_results(solution) - marked, equations)
+    reader.repeated |= twice
     for i, (left, result) in enumerate(marks, start=1):
         if result is None:
             raise ProgramError("unreadable_mark", f"calculator mark {i} has no number after '='")
         reader.add_step(left, result)
+    gold_value = parse_number(gold)
+    if marks[-1][1] != gold_value and gold_value in reader.equations and gold_value not in reader.results:
+        reader.add_step(reader.equations.pop(gold_value), gold_value)  # the solution's last step is in prose
     named = reader.named
-    if marks[-1][1] != parse_number(gold):
+    if named[-1][1] != gold_value:
         raise ProgramError("program_mismatch", f"the last calculator mark does not compute the gold answer {gold}")
     used = set(reader.uses)
-    if unused := [v for v, name in reader.inputs.items() if name not in used]:
+    if unused := [v for v, name in reader.inputs.items() if name not in used and v > 1]:
         raise ProgramError("unused_number", f"the solution never uses {answer_string(unused[0])} of the question")
     # a small value written once but standing for several operands may hide a count a word implies: keep it fixed
     frozen = {
@@ -290,13 +315,17 @@ def build_from_marks(question: str, solution: str | None, calculations: list[str
         for v, name in reader.inputs.items()
         if reader.uses[name] > reader.written[v] and (v in _COUNTLIKE or v in reader.implied)
     }
+    shown, more = _shown(solution, reader, frozen)
+    if more:  # an input the solution's text also writes as a constant: it stays fixed
+        frozen |= more
+        shown, _ = _shown(solution, reader, frozen)
     header = [f"{name} = {reader.literals[name]}" for name in reader.inputs.values() if name not in frozen]
     steps: list[str] = []
     for i, (expr, _) in enumerate(named, start=1):
         expr = _Freeze(frozen, reader.literals).visit(expr)
         steps += _statements(expr, f"step{i}")
     source = "\n".join(header + steps + [f"answer = step{len(named)}"])
-    return MarkProgram(source, _shown(solution, reader, frozen))
+    return MarkProgram(source, shown)
 
 
 class _Freeze(ast.NodeTransformer):
@@ -319,14 +348,18 @@ def _computes_percent(expr: ast.expr, percent_names: set[str]) -> bool:
     return all(_is_hundred(s) or _percent_leaf(s, percent_names) or _computes_percent(s, percent_names) for s in sides)
 
 
-def _shown(solution: str | None, reader: _Reader, frozen: set[str]) -> dict[Fraction, tuple[str, Fraction] | None]:
-    """What each number written in the solution's text shows, so it can be rewritten for new values."""
+def _shown(
+    solution: str | None, reader: _Reader, frozen: set[str]
+) -> tuple[dict[Fraction, tuple[str, Fraction] | None], set[str]]:
+    """What each number written in the solution's text shows, so it can be rewritten for new values; and the
+    inputs whose value the text also writes as a constant (they must stay fixed)."""
     shown: dict[Fraction, tuple[str, Fraction] | None] = {}
+    to_freeze: set[str] = set()
     if any(c.isdigit() for c in _SOLUTION_NUMBER_RE.sub(" ", solution or "")):
         raise ProgramError("unexplained_number", "the solution writes a number in a form we cannot rewrite")
     changing = set(reader.results) | {v for v, name in reader.inputs.items() if name not in frozen}
-    if spelled := word_numbers(solution or "") & changing:
-        raise ProgramError("ambiguous_number", f"the solution spells out {min(spelled)}, a value that may change")
+    if spelled := word_values(solution or "") & changing:  # "Two zones", "24 dozen" for a value that changes
+        raise ProgramError("ambiguous_number", f"the solution's words say {min(spelled)}, a value that may change")
     for m in _SOLUTION_NUMBER_RE.finditer(solution or ""):
         value = Fraction(m.group().replace(",", ""))
         if value in shown:
@@ -345,10 +378,14 @@ def _shown(solution: str | None, reader: _Reader, frozen: set[str]) -> dict[Frac
             raise ProgramError("ambiguous_number", f"{value} is the result of more than one calculation")
         if not meanings:
             raise ProgramError("unexplained_number", f"the solution writes {m.group()}, which nothing explains")
+        inputs = {meaning for meaning in meanings if meaning is not None and meaning[0] in reader.literals}
+        if len(meanings) == 2 and None in meanings and len(inputs) == 1 and inputs.pop()[1] == 1:
+            to_freeze.add(reader.inputs[value])
+            meanings = {None}
         if len(meanings) > 1:
             raise ProgramError("ambiguous_number", f"the solution's {m.group()} may show more than one quantity")
         shown[value] = meanings.pop()
-    return shown
+    return shown, to_freeze
 
 
 def program_from_solution(question: str, solution: str | None, calculations: list[str] | None, gold: str) -> str:
