@@ -98,9 +98,21 @@ _AGE_AFTER_RE = re.compile(r"(?:\s*|-)years?(?:\s*|-)old|(?:\s*|-)year-old|(?:th
 _AGE_BEFORE_RE = re.compile(r"(?:\bage\s+(?:of\s+)?|\baged\s+|\bages\s+)$", re.I)
 
 
+# "a ton is 2000 pounds", "one gallon has 128 ounces"
+_UNIT_IS_RE = re.compile(
+    rf"\b(?:a|an|one|1|each|every)\s+{_UNIT_WORDS}\s+(?:is|equals|has|contains|weighs|makes)\s*$", re.I
+)
+# "there are 13 silver to a gold", "there are 100 centimeters in a meter"
+_THERE_ARE_RE = re.compile(r"\bthere\s+(?:are|is)\s*$", re.I)
+_PER_ONE_RE = re.compile(r"\s*[a-z]+\s+(?:in|to|per)\s+(?:a|an|one|1|each|every)\s+[a-z]+", re.I)
+
+
 def _is_conversion(text: str, start: int, end: int) -> bool:
-    before = text[max(0, start - 24) : start]
-    return bool(_CONVERSION_BEFORE_RE.search(before) or _CONVERSION_AFTER_RE.match(text, end))
+    before = text[max(0, start - 40) : start]
+    if _CONVERSION_BEFORE_RE.search(before) or _UNIT_IS_RE.search(before):
+        return True
+    there_are = _THERE_ARE_RE.search(before) and _PER_ONE_RE.match(text, end)
+    return bool(_CONVERSION_AFTER_RE.match(text, end) or there_are)
 
 
 def _is_age(text: str, start: int, end: int) -> bool:

@@ -24,6 +24,7 @@ SAMPLE_TRIES = 200  # value draws tried per perturbation before giving up on the
 MAX_ANSWER_BITS = 64
 DEFAULT_BAND = (0.5, 2.0)  # new values between x0.5 and x2 the original
 MAX_AGE = 100
+MAX_RATIO_CHANGE = 2  # the ratio between two numbers of a kind changes at most this much
 MIN_SHRINK = Fraction(1, 4)  # a positive quantity of the program does not shrink below a quarter of the original
 
 
@@ -78,9 +79,11 @@ def sample_value(
         return value
     # "2.5" does not become "8.0": a written last decimal that was not 0 stays not 0
     trailing_zero_ok = style.decimals == 0 or current % 10 == 0 or options <= 10
+    # a multiple of 5 stays one where there is a choice: "95 cents in nickels" does not become 94
+    fives = current >= 10 and current % 5 == 0 and step < 5 and high - low >= 10
     for _ in range(50):
         new = low + step * rng.randrange(max(options, 1))
-        if new != current and (trailing_zero_ok or new % 10 != 0):
+        if new != current and (trailing_zero_ok or new % 10 != 0) and (not fives or new % 5 == 0):
             return Fraction(new, scale)
     return value
 
@@ -132,10 +135,18 @@ def keeps_constraints(original: RunResult, new: RunResult) -> bool:
 
 
 def keeps_order(orders: tuple[tuple[Fraction, ...], ...], replacements: dict[Fraction, Fraction]) -> bool:
-    """Each kind's values stay in the same strict order after the replacements."""
-    return all(
-        replacements.get(a, a) < replacements.get(b, b) for values in orders for a, b in pairwise(values)
-    )
+    """Each kind's values stay in the same strict order after the replacements, and no two of them drift apart
+    or together by more than MAX_RATIO_CHANGE ("75 mph in a 30 mph zone" does not become 124 in a 20 zone)."""
+    for values in orders:
+        new = [replacements.get(v, v) for v in values]
+        if any(a >= b for a, b in pairwise(new)):
+            return False
+        for i, j in pairwise(range(len(values))):
+            if values[i] > 0:
+                change = (new[j] / new[i]) / (values[j] / values[i])
+                if not 1 / MAX_RATIO_CHANGE <= change <= MAX_RATIO_CHANGE:
+                    return False
+    return True
 
 
 @dataclass(frozen=True)
