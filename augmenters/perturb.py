@@ -179,6 +179,10 @@ def hardcoded_results(program: Program, question: str, calculations: list[str] |
     return {v for v in used & solution_results(calculations, gold) if v not in written and abs(v) > 2}
 
 
+# "the remaining 13 students", "the other 5": a count the others already fix; new values would contradict it
+_DERIVED_RE = re.compile(r"\b(?:remaining|rest\s+of\s+the|other|others|leftover)\s+\$?\d", re.I)
+
+
 def check_program(
     source: str,
     question: str,
@@ -196,6 +200,8 @@ def check_program(
     programs from marks are checked mark by mark instead).
     """
     program = parse_program(source, limits)
+    if m := _DERIVED_RE.search(question):
+        raise ProgramError("derived_number", f"the question gives {m.group()!r}, which the other numbers also fix")
     written = find_numbers(question)
     allowed = allowed_literals(question) | {n.value for n in written} | {Fraction(0)}
     if unexplained := sorted(v for v in program.literals if v not in allowed):
@@ -238,6 +244,7 @@ _REASON_RANK = [
     "ambiguous_number",
     "percent_as_number",
     "unused_number",
+    "derived_number",
     "no_program",
     "program_refused",
     "program_error",

@@ -33,13 +33,14 @@ Parsing a mark uses `ast.parse` on its left side only to read the arithmetic; no
 from __future__ import annotations
 
 import ast
+import random
 import re
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
 from augmenters.numbers_in_text import find_numbers, implied_values, word_numbers, word_values
-from augmenters.program_eval import Number, ProgramError, answer_string
+from augmenters.program_eval import Number, ProgramError, answer_string, parse_program, run_program
 from core.answers import parse_number
 
 _EQUALS_RE = re.compile(r"=\s*\$?\s*(\d[\d,]*(?:\.\d+)?)")
@@ -140,7 +141,8 @@ class _Reader:
             self.allowed |= {Fraction(2), Fraction(1, 2)}
         self.results: dict[Fraction, str] = {}  # result written in a mark -> the step that computed it
         self.expressions: dict[Fraction, str] = {}  # result -> the first expression that computed it
-        self.repeated: set[Fraction] = set()  # results of more than one mark: we cannot tell which is meant
+        self.repeated: set[Fraction] = set()  # results we cannot tell apart: refused where used
+        self.same: dict[Fraction, list[str]] = {}  # result -> later steps computing it otherwise (checked equal)
         self.percent_steps: set[str] = set()  # steps that compute a percentage ("100 - 20" for 80%)
         self.prose = prose
         self.equations = equations  # the prose's own calculations: result -> left side
@@ -176,9 +178,9 @@ class _Reader:
         if misused := percent_misused(ast.Expression(expr), self.percent_inputs | self.percent_steps):
             raise ProgramError("percent_as_number", f"a number written as a percentage ({misused}) is used otherwise")
         text = ast.unparse(expr)
-        if self.expressions.setdefault(result, text) != text:
-            self.repeated.add(result)
         step = f"step{len(self.named) + 1}"
+        if self.expressions.setdefault(result, text) != text:
+            self.same.setdefault(result, []).append(step)
         if _computes_percent(expr, self.percent_inputs | self.percent_steps):
             self.percent_steps.add(step)
         self.results.setdefault(result, step)
@@ -295,11 +297,11 @@ def build_from_marks(question: str, solution: str | None, calculations: list[str
     twice = _computed_twice(marks, prose, {n.value for n in find_numbers(question)})
     equations = {v: left for v, left in prose if v not in marked and v not in twice}
     reader = _Reader(question, prose_results(solution) - marked, equations)
-    reader.repeated |= twice
     for i, (left, result) in enumerate(marks, start=1):
         if result is None:
             raise ProgramError("unreadable_mark", f"calculator mark {i} has no number after '='")
         reader.add_step(left, result)
+    checks = _prose_checks(reader, marks, prose, twice)
     gold_value = parse_number(gold)
     if marks[-1][1] != gold_value and gold_value in reader.equations and gold_value not in reader.results:
         reader.add_step(reader.equations.pop(gold_value), gold_value)  # the solution's last step is in prose
@@ -324,8 +326,55 @@ def build_from_marks(question: str, solution: str | None, calculations: list[str
     for i, (expr, _) in enumerate(named, start=1):
         expr = _Freeze(frozen, reader.literals).visit(expr)
         steps += _statements(expr, f"step{i}")
+    for k, (expr, _) in enumerate(checks, start=1):
+        steps += _statements(_Freeze(frozen, reader.literals).visit(expr), f"check{k}")
     source = "\n".join(header + steps + [f"answer = step{len(named)}"])
+    groups = [[reader.results[v], *reader.same.get(v, [])] for v in reader.same]
+    groups += [[reader.results[v], f"check{k}"] for k, (_, v) in enumerate(checks, start=1)]
+    if groups and not _always_equal(source, groups):
+        raise ProgramError("ambiguous_number", "one value is the result of two calculations that differ")
     return MarkProgram(source, shown)
+
+
+def _prose_checks(
+    reader: _Reader, marks: list[tuple[str, Fraction | None]], prose: list[tuple[Fraction, str]], twice: set[Fraction]
+) -> list[tuple[ast.expr, Fraction]]:
+    """The prose calculations of a result that a mark computes from other quantities ("half of 12 = 6" beside the
+    mark "7-1=6"), named like marks, to be checked equal to it under new values; a ProgramError if not nameable."""
+    checks = []
+    for value in sorted(twice):
+        if value not in reader.results:
+            continue
+        quantities = set(reader.inputs) | set(reader.results)
+        marked = {_operands(left, quantities) for left, r in marks if r == value}
+        for result, left in prose:
+            if result != value or _operands(left, quantities) in marked:
+                continue
+            try:
+                checks.append((reader.name_leaves(left, reader.parse(left)), value))
+            except ProgramError:
+                raise ProgramError("ambiguous_number", f"{value} is the result of two calculations") from None
+    return checks
+
+
+def _always_equal(source: str, groups: list[list[str]], draws: int = 4) -> bool:
+    """Whether the steps of each group compute equal values for several random inputs (the same quantity twice,
+    as "300 / 2" and "300 - 150"), not only for the original ones."""
+    program = parse_program(source)
+    rng = random.Random(source)
+    runs = 0
+    for _ in range(draws * 3):
+        inputs = {name: Fraction(value) * rng.randint(51, 199) / 100 for name, value in program.inputs.items()}
+        try:
+            env = dict(run_program(program, inputs).trace)
+        except ProgramError:
+            continue
+        if any(len({env[name] for name in group}) > 1 for group in groups):
+            return False
+        runs += 1
+        if runs == draws:
+            return True
+    return runs > 0
 
 
 class _Freeze(ast.NodeTransformer):
