@@ -20,7 +20,7 @@ from itertools import pairwise
 from augmenters.numbers_in_text import TextNumber, replace_numbers
 from augmenters.program_eval import DEFAULT_LIMITS, Limits, Number, Program, ProgramError, RunResult, run_program
 
-SAMPLE_TRIES = 200  # value draws tried per perturbation before giving up on the constraints
+SAMPLE_TRIES = 600  # value draws tried per perturbation before giving up on the constraints
 MAX_ANSWER_BITS = 64
 DEFAULT_BAND = (0.5, 2.0)  # new values between x0.5 and x2 the original
 MAX_AGE = 100
