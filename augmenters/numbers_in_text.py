@@ -36,6 +36,11 @@ class TextNumber:
     commas: bool  # written with thousands separators
     percent: bool  # followed by "%" or "percent"
     most: int | None = None  # the largest value that still makes sense: 7 for "5 days a week"
+    conversion: bool = False  # a fixed unit size: "1 mile equals 1.6 km", "there are 12 inches in a foot"
+    age: bool = False  # a person's age: "a 12-year-old", "is 40 years old", "at the age of 30"
+    money: bool = False  # written after a currency sign: "$12"
+    year: bool = False  # a calendar year: "in 2005"
+    measure: bool = False  # a temperature or an angle ("95 degrees"): stays as written
 
 
 def find_numbers(text: str) -> list[TextNumber]:
@@ -48,6 +53,7 @@ def find_numbers(text: str) -> list[TextNumber]:
         digits = m.group("int").replace(",", "")
         frac = m.group("frac") or ""
         value = Fraction(f"{digits}.{frac}" if frac else digits)
+        money = text[max(0, start - 2) : start].strip().endswith(("$", "€", "£"))
         found.append(
             TextNumber(
                 start=start,
@@ -58,6 +64,11 @@ def find_numbers(text: str) -> list[TextNumber]:
                 commas="," in m.group("int"),
                 percent=bool(_PERCENT_RE.match(text, m.end())),
                 most=_most(text, m.end()),
+                conversion=_is_conversion(text, start, m.end()),
+                measure=bool(_MEASURE_RE.match(text, m.end())),
+                age=_is_age(text, start, m.end()),
+                money=money,
+                year=not frac and not money and "," not in m.group("int") and 1800 <= int(digits) <= 2100,
             )
         )
     return found
@@ -66,6 +77,46 @@ def find_numbers(text: str) -> list[TextNumber]:
 def _most(text: str, end: int) -> int | None:
     m = _PER_RE.match(text, end)
     return _PER.get((m.group(1).lower(), m.group(2).lower())) if m else None
+
+
+_UNIT_WORDS = (
+    r"(?:inch|inches|foot|feet|yard|yards|mile|miles|meter|meters|metre|metres|centimeters?|millimeters?|kilometers?|"
+    r"ounces?|pounds?|grams?|kilograms?|tons?|cups?|pints?|quarts?|gallons?|liters?|litres?|milliliters?|"
+    r"seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies)|dozens?|cents?|dollars?|"
+    r"nickels?|dimes?|quarters?|pennies|penny|tablespoons?|teaspoons?|km|kg|cm|mm|ml|lb|lbs|oz|ft)"
+)
+# "1 mile equals", "one pound is equal to", "a foot =": the number after is a unit size
+_CONVERSION_BEFORE_RE = re.compile(
+    r"(?:equals?|equal\s+to|is\s+the\s+same\s+as|=|makes\s+up|converts?\s+to)\s*\$?\s*$", re.I
+)
+# "12 inches in a foot", "16 ounces per pound"
+_CONVERSION_AFTER_RE = re.compile(
+    rf"\s*{_UNIT_WORDS}\s+(?:in|per|to|make|makes)\s+(?:a|an|one|each|1|every)\s+{_UNIT_WORDS}\b", re.I
+)
+_MEASURE_RE = re.compile(r"\s*(?:°|degrees?\b|deg\b)", re.I)
+_AGE_AFTER_RE = re.compile(r"(?:\s*|-)years?(?:\s*|-)old|(?:\s*|-)year-old|(?:th|st|nd|rd)?\s+birthday", re.I)
+_AGE_BEFORE_RE = re.compile(r"(?:\bage\s+(?:of\s+)?|\baged\s+|\bages\s+)$", re.I)
+
+
+# "a ton is 2000 pounds", "one gallon has 128 ounces"
+_UNIT_IS_RE = re.compile(
+    rf"\b(?:a|an|one|1|each|every)\s+{_UNIT_WORDS}\s+(?:is|equals|has|contains|weighs|makes)\s*$", re.I
+)
+# "there are 13 silver to a gold", "there are 100 centimeters in a meter"
+_THERE_ARE_RE = re.compile(r"\bthere\s+(?:are|is)\s*$", re.I)
+_PER_ONE_RE = re.compile(r"\s*[a-z]+\s+(?:in|to|per)\s+(?:a|an|one|1|each|every)\s+[a-z]+", re.I)
+
+
+def _is_conversion(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 40) : start]
+    if _CONVERSION_BEFORE_RE.search(before) or _UNIT_IS_RE.search(before):
+        return True
+    there_are = _THERE_ARE_RE.search(before) and _PER_ONE_RE.match(text, end)
+    return bool(_CONVERSION_AFTER_RE.match(text, end) or there_are)
+
+
+def _is_age(text: str, start: int, end: int) -> bool:
+    return bool(_AGE_AFTER_RE.match(text, end) or _AGE_BEFORE_RE.search(text[max(0, start - 12) : start]))
 
 
 def format_like(value: Fraction | int, like: TextNumber) -> str:
@@ -119,33 +170,60 @@ _IMPLIED = {
     4: "quarter quarters quadruple quadrupled gallon gallons fourth fourths",
     5: "nickel nickels fifth fifths",
     6: "sixth sixths",
-    8: "eighth eighths",
+    8: "eighth eighths pint pints gallon gallons",
     9: "ninth ninths",
     7: "week weeks weekly seventh sevenths",
     10: "dime dimes decade decades tenth tenths",
     12: "dozen dozens month months monthly year years yearly annual annually foot feet inch inches",
-    16: "pound pounds",
     24: "day days daily hour hours",
     25: "quarter quarters",
     30: "month months monthly",
     52: "week weeks weekly year years yearly annual annually",
     60: "hour hours hourly minute minutes second seconds",
-    100: "percent percentage cent cents century centuries",
     365: "year years yearly annual annually",
-    1000: "thousand",
+    1000: "thousand thousands kilo kilos kilogram kilograms kilometer kilometers liter liters litre litres ml",
+    14: "fortnight fortnights",
+    36: "yard yards",
+    100: "percent percentage cent cents century centuries meter meters metre metres centimeter centimeters cm",
+    2000: "ton tons",
+    5280: "mile miles",
+    16: "pound pounds ounce ounces cup cups",
 }
 _IMPLIED_BY_WORD: dict[str, set[Fraction]] = {}
 for _value, _words in _IMPLIED.items():
     for _word in _words.split():
         _IMPLIED_BY_WORD.setdefault(_word, set()).add(Fraction(_value))
+# phrases that stand for a count: "drives 5 hours each way" doubles the drive
+_IMPLIED_PHRASES = {
+    2: r"each\s+way|both\s+ways|round[\s-]+trips?|return\s+trips?|there\s+and\s+back|back\s+and\s+forth|two[\s-]+way|"
+    r"every\s+other|twins?|bicycles?|bikes?|weekends?|biweekly|bi-weekly|semi-?annual(?:ly)?|each\s+other|a\s+pair",
+    3: r"triplets?|tricycles?|trios?|tripods?",
+    4: r"quadruplets?|quarterly",
+    6: r"half\s+(?:a\s+)?dozen|six-?pack",
+    14: r"fortnights?",
+    100: r"hundreds?|dollars?",
+}
+_IMPLIED_PHRASE_RE = {Fraction(v): re.compile(rf"\b(?:{p})\b", re.I) for v, p in _IMPLIED_PHRASES.items()}
 _WORD_RE = re.compile(r"[a-z]+")
 _DIGITS_RE = re.compile(r"\d+")
+
+
+_COUNT_WORD_RE = re.compile(r"\b(?:dozens?|pairs?|couple|twins?|triplets?)\b", re.I)
+_COUNT_WORDS = {"dozen": 12, "dozens": 12, "pair": 2, "pairs": 2, "couple": 2, "twin": 2, "twins": 2, "triplet": 3,
+                "triplets": 3}  # fmt: skip
+
+
+def word_values(text: str) -> set[Fraction]:
+    """Counts that the words of `text` name: numbers spelled out ("five") and "dozen", "pair", "twins"..."""
+    counts = {Fraction(_COUNT_WORDS[m.group().lower()]) for m in _COUNT_WORD_RE.finditer(text)}
+    return counts | word_numbers(text)
 
 
 def implied_values(text: str) -> set[Fraction]:
     """Values `text` holds other than as standalone numbers: what its words may stand for in a solution ("twice":
     2, "a week": 7 or 52, "%": 100), numbers spelled out, and digits inside other notations ("2:5", "1/2", "2nd")."""
     found = set().union(*(_IMPLIED_BY_WORD.get(w, set()) for w in _WORD_RE.findall(text.lower())))
+    found |= {value for value, regex in _IMPLIED_PHRASE_RE.items() if regex.search(text)}
     if "%" in text:
         found.add(Fraction(100))
     spans = [(n.start, n.end) for n in find_numbers(text)]

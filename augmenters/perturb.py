@@ -28,31 +28,40 @@ import functools
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from augmenters.base import AugmentConfig, few_shot_messages, finish_response, solve
-from augmenters.numbers_in_text import TextNumber, find_numbers, implied_values, replace_numbers, word_numbers
+from augmenters.numbers_in_text import TextNumber, find_numbers, implied_values, word_numbers
+from augmenters.perturb_draw import (
+    CheckedProgram,
+    Perturbation,
+    number_orders,
+    sample_perturbation,
+)
 from augmenters.program_eval import (
     DEFAULT_LIMITS,
     Limits,
-    Number,
     Program,
     ProgramError,
-    RunResult,
     answer_string,
     parse_program,
     run_program,
 )
-from augmenters.solution_program import program_from_solution, read_marks
+from augmenters.solution_program import (
+    MarkProgram,
+    allowed_literals,
+    build_from_marks,
+    percent_misused,
+    read_marks,
+    write_solution,
+)
 from core.answers import answers_equal, parse_number
 from core.llm.base import LLM, Completion, Message
 from core.schemas import new_sample
 
 AUGMENTER = "perturb"
 PROGRAM_CANDIDATES = 3  # programs asked for per problem; the first that reproduces the gold answer is used
-SAMPLE_TRIES = 200  # value draws tried per perturbation before giving up on the constraints
-MAX_ANSWER_BITS = 64
 
 PROGRAM_SYSTEM = (
     "You turn a math word problem into a short Python program that computes its answer.\n"
@@ -126,14 +135,6 @@ def extract_program(text: str) -> str | None:
 # --- checking a program against the gold answer -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CheckedProgram:
-    program: Program
-    original: RunResult
-    groups: dict[Fraction, list[str]]  # original value -> names of the inputs that move together
-    styles: dict[Fraction, TextNumber]  # original value -> how it is written in the question (max decimals)
-
-
 def perturbable_groups(program: Program, question: str) -> tuple[dict[Fraction, list[str]], dict[Fraction, TextNumber]]:
     """Inputs that may change, grouped by original value, and how each value is written in the question."""
     styles: dict[Fraction, TextNumber] = {}
@@ -146,13 +147,18 @@ def perturbable_groups(program: Program, question: str) -> tuple[dict[Fraction, 
             commas=seen.commas or number.commas,
             percent=seen.percent or number.percent,
             most=min((m for m in (seen.most, number.most) if m is not None), default=None),
+            conversion=seen.conversion or number.conversion,
+            age=seen.age or number.age,
         )
     groups: dict[Fraction, list[str]] = {}
     counts = Counter(number.value for number in written)
     written_twice = {v for v, n in counts.items() if n > 1}
     # 50% splits a whole into two equal parts: a solution may use one part for both, which breaks at 60%
     half = {number.value for number in written if number.percent and number.value == 50}
-    fixed = program.literals | implied_values(question) | written_twice | half
+    conversions = {number.value for number in written if number.conversion or number.year or number.measure}
+    # more inputs of one value than the question writes: one of them stands for something else (a word's count)
+    shared = {v for v, n in Counter(Fraction(x) for x in program.inputs.values()).items() if n > counts.get(v, 0)}
+    fixed = program.literals | implied_values(question) | written_twice | half | conversions | shared
     for name, value in program.inputs.items():
         v = Fraction(value)
         if v in styles and v not in fixed and (v > 1 or (v > 0 and styles[v].decimals > 0)):
@@ -173,15 +179,37 @@ def hardcoded_results(program: Program, question: str, calculations: list[str] |
     return {v for v in used & solution_results(calculations, gold) if v not in written and abs(v) > 2}
 
 
+# "the remaining 13 students", "the other 5": a count the others already fix; new values would contradict it
+_DERIVED_RE = re.compile(r"\b(?:remaining|rest\s+of\s+the|other|others|leftover)\s+\$?\d", re.I)
+
+
 def check_program(
-    source: str, question: str, gold: str, calculations: list[str] | None = None, limits: Limits = DEFAULT_LIMITS
+    source: str,
+    question: str,
+    gold: str,
+    calculations: list[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    percent_check: bool = True,
 ) -> CheckedProgram:
     """Parse, run on the original numbers and compare with `gold`; a ProgramError(reason) when it does not hold.
 
     Also refused: a program that writes a value the reference solution computes (or the gold answer) as a plain
-    number, as in `may = 24` for "half as many as 48" - it reproduces the gold but would not follow new inputs.
+    number, as in `may = 24` for "half as many as 48" - it reproduces the gold but would not follow new inputs;
+    a literal that is neither written in the question nor a value its words give (`unexplained_literal`); and,
+    with `percent_check`, an input written with "%" used other than as a percentage (`percent_as_number`; the
+    programs from marks are checked mark by mark instead).
     """
     program = parse_program(source, limits)
+    if m := _DERIVED_RE.search(question):
+        raise ProgramError("derived_number", f"the question gives {m.group()!r}, which the other numbers also fix")
+    written = find_numbers(question)
+    allowed = allowed_literals(question) | {n.value for n in written} | {Fraction(0)}
+    if unexplained := sorted(v for v in program.literals if v not in allowed):
+        raise ProgramError("unexplained_literal", f"{answer_string(unexplained[0])} is not a number the question gives")
+    percents = {n.value for n in written if n.percent} - {n.value for n in written if not n.percent}
+    names = {name for name, value in program.inputs.items() if Fraction(value) in percents}
+    if percent_check and (misused := percent_misused(program.tree, names)):
+        raise ProgramError("percent_as_number", f"{misused} is written as a percentage but used otherwise")
     original = run_program(program, None, limits)
     if not answers_equal(gold, answer_string(original.answer)):
         raise ProgramError("program_mismatch", f"the program gives {answer_string(original.answer)}, not {gold}")
@@ -191,97 +219,7 @@ def check_program(
     groups, styles = perturbable_groups(program, question)
     if not groups:
         raise ProgramError("no_perturbable_inputs", "no input of the program is a number written in the question")
-    return CheckedProgram(program, original, groups, styles)
-
-
-# --- sampling new values ----------------------------------------------------------------------------------------
-
-
-def value_choices(value: Fraction, style: TextNumber) -> tuple[int, int, int, int]:
-    """(low, high, step, scale): new values are multiples of step in [low, high], divided by scale."""
-    scale = 10**style.decimals
-    n = int(value * scale)
-    digits = len(str(n))
-    zeros = len(str(n)) - len(str(n).rstrip("0"))
-    step = 10 ** min(zeros, digits - 1)
-    low = 10 ** (digits - 1) if digits > 1 else 2
-    high = 10**digits - 1
-    if style.percent and value <= 100:
-        high = min(high, 100 * scale)
-    if style.most is not None and value <= style.most:
-        high = min(high, style.most * scale)
-    low = -(-low // step) * step
-    return low, high, step, scale
-
-
-def sample_value(value: Fraction, style: TextNumber, rng: random.Random) -> Fraction:
-    """A new value of the same kind and scale as `value`, different from it where there is any choice."""
-    low, high, step, scale = value_choices(value, style)
-    options = (high - low) // step + 1
-    if options <= 1:
-        return value
-    current = int(value * scale)
-    # "2.5" does not become "8.0": a written last decimal that was not 0 stays not 0
-    trailing_zero_ok = style.decimals == 0 or current % 10 == 0 or options <= 10
-    while True:
-        new = low + step * rng.randrange(options)
-        if new != current and (trailing_zero_ok or new % 10 != 0):
-            return Fraction(new, scale)
-
-
-def _profile(trace: list[tuple[str, Number]]) -> dict[str, tuple[bool, bool]]:
-    """Per assigned name: (always whole, never negative)."""
-    out: dict[str, tuple[bool, bool]] = {}
-    for name, value in trace:
-        whole, nonneg = out.get(name, (True, True))
-        out[name] = (whole and Fraction(value).denominator == 1, nonneg and value >= 0)
-    return out
-
-
-def keeps_constraints(original: RunResult, new: RunResult) -> bool:
-    """Whole stays whole, not negative stays not negative (every assigned quantity and the answer); sane size."""
-    before, after = _profile(original.trace), _profile(new.trace)
-    for name, (whole, nonneg) in before.items():
-        if name in after and ((whole and not after[name][0]) or (nonneg and not after[name][1])):
-            return False
-    a0, a1 = Fraction(original.answer), Fraction(new.answer)
-    if (a0.denominator == 1 and a1.denominator != 1) or (a0 >= 0 > a1):
-        return False
-    return max(abs(a1.numerator).bit_length(), a1.denominator.bit_length()) <= MAX_ANSWER_BITS
-
-
-@dataclass(frozen=True)
-class Perturbation:
-    question: str
-    values: dict[str, Number]  # new values of the inputs that changed
-    answer: Number  # exact answer of the new question, from the program
-    replacements: dict[Fraction, Fraction] = field(default_factory=dict)  # original value -> new value in the text
-
-
-def sample_perturbation(
-    checked: CheckedProgram,
-    question: str,
-    rng: random.Random,
-    limits: Limits = DEFAULT_LIMITS,
-    tries: int = SAMPLE_TRIES,
-) -> Perturbation | None:
-    """New values that keep the constraints, the re-rendered question and its exact answer (None: no draw held)."""
-    for _ in range(tries):
-        replacements = {v: sample_value(v, checked.styles[v], rng) for v in checked.groups}
-        replacements = {v: new for v, new in replacements.items() if new != v}
-        if not replacements:
-            continue
-        values: dict[str, Number] = {}
-        for v, new in replacements.items():
-            for name in checked.groups[v]:
-                values[name] = new.numerator if new.denominator == 1 else new
-        try:
-            result = run_program(checked.program, values, limits)
-        except ProgramError:
-            continue
-        if keeps_constraints(checked.original, result):
-            return Perturbation(replace_numbers(question, replacements), values, result.answer, replacements)
-    return None
+    return CheckedProgram(program, original, groups, styles, number_orders(written))
 
 
 # --- the augmenter ----------------------------------------------------------------------------------------------
@@ -293,6 +231,7 @@ class ProgramOutcome:
     source: str | None  # the program used, or the last candidate tried
     reason: str | None  # why no program could be used
     origin: str | None = None  # where the program came from: "solution" (calculator marks) or "model"
+    marks: MarkProgram | None = None  # from the marks: what each number of the reference solution shows
 
 
 PROGRAM_ORIGINS = ("solution", "model")
@@ -301,7 +240,11 @@ _REASON_RANK = [
     "no_marks",
     "unreadable_mark",
     "unexplained_number",
+    "unexplained_literal",
     "ambiguous_number",
+    "percent_as_number",
+    "unused_number",
+    "derived_number",
     "no_program",
     "program_refused",
     "program_error",
@@ -335,13 +278,16 @@ def program_from_marks(problem: dict) -> ProgramOutcome:
     """The program read off the reference solution's calculator marks (`augmenters.solution_program`), checked."""
     source = None
     try:
-        source = program_from_solution(
+        marks = build_from_marks(
             problem["question"], problem.get("solution"), problem.get("calculations"), problem["answer"]
         )
-        checked = check_program(source, problem["question"], problem["answer"], problem.get("calculations"))
+        source = marks.source
+        checked = check_program(
+            source, problem["question"], problem["answer"], problem.get("calculations"), percent_check=False
+        )
     except ProgramError as e:
         return _failed(source, e, "solution")
-    return ProgramOutcome(checked, source, None, "solution")
+    return ProgramOutcome(checked, source, None, "solution", marks)
 
 
 async def program_from_model(
@@ -394,16 +340,17 @@ def _is_static(reason: str) -> bool:
     }
 
 
-def solutions_per_question(cfg: AugmentConfig) -> int:
-    """k solutions sampled per perturbed question (`perturb_k` if the config has it, else `muggle_k`)."""
-    return int(getattr(cfg, "perturb_k", cfg.muggle_k))
+def solutions_per_question(cfg: AugmentConfig, origin: str | None) -> int:
+    """Model solutions sampled per perturbed question: `perturb_k`; a program from the model has no reference
+    solution to rewrite, so it asks for `muggle_k` when `perturb_k` is 0."""
+    return cfg.perturb_k or (cfg.muggle_k if origin == "model" else 0)
 
 
 async def solve_perturbation(
-    problem: dict, index: int, perturbation: Perturbation, llm: LLM, cfg: AugmentConfig
+    problem: dict, index: int, perturbation: Perturbation, llm: LLM, cfg: AugmentConfig, k: int
 ) -> list[tuple[Completion, str | None]]:
     params = cfg.params(seed_key=f"{problem['id']}:{AUGMENTER}:{index}:solve")
-    return await solve(llm, perturbation.question, solutions_per_question(cfg), params)
+    return await solve(llm, perturbation.question, k, params)
 
 
 def draw_rng(cfg: AugmentConfig, problem_id: str, index: int) -> random.Random:
@@ -415,25 +362,31 @@ def draw_perturbations(problem: dict, checked: CheckedProgram, cfg: AugmentConfi
     out: list[Perturbation | None] = []
     seen = {problem["question"]}
     for i in range(cfg.perturb_n):
-        p = sample_perturbation(checked, problem["question"], draw_rng(cfg, problem["id"], i))
+        rng = draw_rng(cfg, problem["id"], i)
+        p = sample_perturbation(checked, problem["question"], rng, band=cfg.perturb_band)
         out.append(p if p is not None and p.question not in seen else None)
         if p is not None:
             seen.add(p.question)
     return out
 
 
+def solution_for(problem: dict, marks: MarkProgram, perturbation: Perturbation) -> str:
+    """The reference solution with every number replaced by its new value, ending `The answer is: X`."""
+    text = write_solution(problem.get("solution") or "", marks.shown, perturbation.env)
+    return reference_solution(text, answer_string(perturbation.answer))
+
+
+REFERENCE_MODEL = "reference-solution"  # the `model` of a row whose solution is the rewritten reference
+
+
 async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
-    base = {
-        "parent_id": problem["id"],
-        "augmenter": AUGMENTER,
-        "original_question": problem["question"],
-        "model": llm.name,
-    }
+    base = {"parent_id": problem["id"], "augmenter": AUGMENTER, "original_question": problem["question"]}
     outcome = await write_program(problem, llm, cfg)
     if outcome.checked is None:
         return [
             new_sample(
                 **base,
+                model=llm.name,
                 variant="program",
                 prompt=outcome.source or "",
                 query=None,
@@ -444,8 +397,9 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
             )
         ]
     perturbations = draw_perturbations(problem, outcome.checked, cfg)
+    k = solutions_per_question(cfg, outcome.origin)
     solved = await asyncio.gather(
-        *(solve_perturbation(problem, i, p, llm, cfg) for i, p in enumerate(perturbations) if p is not None)
+        *(solve_perturbation(problem, i, p, llm, cfg, k) for i, p in enumerate(perturbations) if p is not None and k)
     )
     rows, answers = [], iter(solved)
     for i, p in enumerate(perturbations):
@@ -454,6 +408,7 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
             rows.append(
                 new_sample(
                     **base,
+                    model=llm.name,
                     variant=variant,
                     prompt=outcome.source or "",
                     query=None,
@@ -465,13 +420,31 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
             )
             continue
         target = answer_string(p.answer)
+        if outcome.marks is not None:
+            rows.append(
+                new_sample(
+                    **base,
+                    model=REFERENCE_MODEL,
+                    variant=variant,
+                    prompt=p.question,
+                    query=p.question,
+                    response=solution_for(problem, outcome.marks, p),
+                    answer=target,
+                    target=target,
+                    verified_by="program",
+                    score=1.0,
+                )
+            )
+        if not k:
+            continue
         solutions = next(answers)
         hits = [(c, a) for c, a in solutions if answers_equal(target, a)]
         completion, answer = (hits or [s for s in solutions if s[1] is not None] or solutions)[0]
         rows.append(
             new_sample(
                 **base,
-                variant=variant,
+                model=llm.name,
+                variant=variant if outcome.marks is None else f"{variant}:model",
                 prompt=p.question,
                 query=p.question,
                 response=finish_response(completion.text, answer),

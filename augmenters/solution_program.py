@@ -1,48 +1,65 @@
 """A perturb program read off a GSM8K reference solution's calculator marks, with no model at all.
 
 GSM8K solutions mark each calculation: "Natalia sold 48/2 = <<48/2=24>>24 clips in May ... 48+24 = <<48+24=72>>72".
-Each mark becomes one statement, and every number in it becomes a name where we can tell what it is:
+Each mark becomes statements (one per operation, so that every intermediate quantity is named and checked when
+new values are drawn), and every number in it becomes a name where we can tell what it is:
 
     x1 = 48              # a number written in the question: an input
-    step1 = x1 / 2       # "2" is not in the question: a constant ("half") stays a literal
+    step1 = x1 / 2       # "2" is not written in the question, but "half" says it: a literal
     step2 = x1 + step1   # "24" is the result of an earlier mark
     answer = step2       # the last mark, which must compute the gold answer
 
 A number in a mark must be one of: the result of an earlier mark, a number written in the question, a percentage
-of the question written as a fraction (20% as 0.2 becomes `x / 100`), a common constant (`CONSTANTS`: small
-counts, 60 minutes, 52 weeks, 100 cents...) or a number the question's words give ("five", "a third"). The
-problem gets no program when we cannot tell what a number is:
-- `unexplained_number`: none of those, or a number the solution computes in prose ("100% - 40% = 60%") without
-  a mark; as a literal it would not follow new inputs;
-- `ambiguous_number`: both an earlier result and a number the question gives (written, or meant by a word such
-  as "a third" or "percentage"), or the result of two different marks;
+of the question written as a fraction (20% as 0.2 becomes `x / 100`), or a literal a word of the question gives
+(`allowed_literals`: "half" 2, "a week" 7, "an hour" 60, "each way" 2, "five" 5, "%" 100, and 1). Anything else
+refuses the problem, with a reason, rather than guess:
+- `unexplained_literal`: a number neither the question, a word of it nor a mark explains ("1 + 4 + 5" worked out
+  in prose);
+- `unexplained_number`: a number the solution computes in prose ("100% - 40% = 60%") without a mark, or a number
+  of the solution's text that follows nothing we know (the written solution could not be updated);
+- `ambiguous_number`: both an earlier result and a number the question gives, or the result of two marks;
+- `percent_as_number`: a number written with "%" used other than as a percentage ("30% of the price" as `x / 10`);
+- `unused_number`: a number written in the question that no mark uses - a distractor at best, a sign of a wrong
+  reference solution at worst (GSM8K has a few);
 - `program_mismatch`: the last mark does not compute the gold answer (the solution ends in prose).
-The program then goes through the same check as a model's (`perturb.check_program`): it must reproduce the gold
-answer on the original numbers, and the numbers it may change are chosen there.
+A small number written once but used as more than one operand ("a 2-hour drive each way" as `2 * 2`) cannot be
+told apart from a count the words imply: it stays fixed (written into the program as a literal, not an input).
 
+The solution's text is kept with a map from each number written in it to the quantity it shows (`MarkProgram.shown`),
+so that a perturbed question gets its reference solution rewritten with the new values (`write_solution`).
 Parsing a mark uses `ast.parse` on its left side only to read the arithmetic; nothing is ever evaluated here.
 """
 
 from __future__ import annotations
 
 import ast
+import random
 import re
+from collections import Counter
+from dataclasses import dataclass
 from fractions import Fraction
 
-from augmenters.numbers_in_text import find_numbers, implied_values
-from augmenters.program_eval import DEFAULT_LIMITS, ProgramError
+from augmenters.numbers_in_text import find_numbers, implied_values, word_numbers, word_values
+from augmenters.program_eval import DEFAULT_LIMITS, Number, ProgramError, answer_string, parse_program, run_program
 from core.answers import parse_number
 from core.numbers import parse_decimal
 
 _EQUALS_RE = re.compile(r"=\s*\$?\s*(\d[\d,]*(?:\.\d+)?)")
-_ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop)
-
-# Counts and unit sizes a solution uses without the question writing them: half, twice, a dozen, 60 minutes...
-CONSTANTS = frozenset(
-    [Fraction(n) for n in range(1, 13)]
-    + [Fraction(n) for n in (16, 20, 24, 30, 31, 36, 52, 60, 100, 365, 1000, 3600)]
-    + [Fraction(1, 2), Fraction(1, 4), Fraction(3, 4), Fraction(1, 10), Fraction(1, 20), Fraction(1, 100)]
+_SOLUTION_NUMBER_RE = re.compile(
+    r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|(?<![\d.,])\d+(?:\.\d+)?(?!\d)|(?<![\d.,])\.\d+(?!\d)"
 )
+_ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop)
+# values that may be a count a word implies as well as a written quantity: one written value used twice is frozen
+_COUNTLIKE = frozenset([Fraction(n) for n in range(13)] + [Fraction(n) for n in (16, 24, 30, 36, 52, 60, 100, 365)])
+_HUNDRED = Fraction(100)
+
+
+def allowed_literals(question: str) -> set[Fraction]:
+    """Numbers a program may use without the question writing them: what its words stand for ("half" 2 and 1/2,
+    "a week" 7, "%" 100, "five" 5, "three quarters" 3/4), and 1."""
+    implied = implied_values(question) | {Fraction(1)}
+    counts = word_numbers(question) | {Fraction(1)}
+    return implied | {Fraction(p) / q for q in implied if q > 1 for p in counts if p < q}
 
 
 def read_marks(calculations: list[str] | None) -> list[tuple[str, Fraction | None]]:
@@ -54,93 +71,404 @@ def read_marks(calculations: list[str] | None) -> list[tuple[str, Fraction | Non
     return out
 
 
-class _Namer(ast.NodeTransformer):
-    """Rewrites the numbers of one mark as names: earlier results, inputs, percentages; constants stay numbers."""
-
-    def __init__(self, question: str, prose_results: set[Fraction]) -> None:
-        written = find_numbers(question)
-        self.inputs: dict[Fraction, str] = {}  # value written in the question -> input name
-        self.literals: dict[str, str] = {}  # input name -> its number as written, without thousands commas
-        for number in written:
-            if number.value not in self.inputs:
-                self.inputs[number.value] = f"x{len(self.inputs) + 1}"
-                self.literals[self.inputs[number.value]] = number.text.replace(",", "")
-        self.percents = {n.value / 100: self.inputs[n.value] for n in written if n.percent}
-        self.implied = implied_values(question)  # "twice", "a third", "percentage", "five"...
-        self.allowed = CONSTANTS | self.implied
-        self.results: dict[Fraction, str] = {}  # result written in a mark -> the step that computed it
-        self.expressions: dict[Fraction, str] = {}  # result -> the expression of that step
-        self.repeated: set[Fraction] = set()  # results of more than one mark: we cannot tell which is meant
-        self.prose_results = prose_results  # results of calculations written without a mark (none of a mark's)
-        self.used: set[str] = set()
-        self.mark = ""
-
-    def name_for(self, value: Fraction) -> str | None:
-        if value in self.repeated:
-            raise ProgramError("ambiguous_number", f"{value} is the result of more than one calculation")
-        if value in self.prose_results:
-            raise ProgramError("unexplained_number", f"{value} is computed in the solution's prose, without a mark")
-        if value in self.results:
-            if value in self.inputs or value in self.implied:
-                raise ProgramError("ambiguous_number", f"{value} is both a result and a number the question gives")
-            return self.results[value]
-        if value in self.inputs:
-            self.used.add(self.inputs[value])
-            return self.inputs[value]
-        if value in self.percents:
-            self.used.add(self.percents[value])
-            return f"({self.percents[value]} / 100)"
-        if value * 100 in self.results:  # 0.75 after "100 - 25 = 75": a constant, or that result as a share?
-            raise ProgramError("ambiguous_number", f"{value} may be a constant or an earlier result / 100")
-        if value in self.allowed:
-            return None
-        raise ProgramError("unexplained_number", f"{value} is neither in the question nor computed by a mark")
-
-    def rewrite(self, mark: str) -> str:
-        self.mark = mark
-        try:  # bounded like a program: a 3,000-term mark would exhaust the stack of ast.parse / visit / unparse
-            if len(mark) > DEFAULT_LIMITS.max_source_chars // 4:
-                raise ValueError("too long")
-            tree = ast.parse(mark, mode="eval")
-            if not all(isinstance(n, _ARITHMETIC) for n in ast.walk(tree)):
-                raise ValueError("not arithmetic")
-            return ast.unparse(self.visit(tree))
-        except ProgramError:
-            raise
-        except (Exception, RecursionError, MemoryError):  # noqa: BLE001 - any failure means: not a usable mark
-            raise ProgramError("unreadable_mark", f"a calculator mark is not arithmetic: {mark[:60]!r}") from None
-
-    def visit_Constant(self, node: ast.Constant) -> ast.AST:
-        if not isinstance(node.value, int | float) or isinstance(node.value, bool):
-            raise ProgramError("unreadable_mark", f"a calculator mark is not arithmetic: {self.mark!r}")
-        name = self.name_for(parse_decimal(ast.get_source_segment(self.mark, node) or repr(node.value)))
-        return ast.copy_location(ast.parse(name, mode="eval").body, node) if name else node
-
-
 def prose_results(solution: str | None) -> set[Fraction]:
     """Every number written right after an "=" in a solution ("100% - 40% = 60%" gives 60)."""
     values = {parse_number(m) for m in _EQUALS_RE.findall(solution or "")}
     return {v for v in values if v is not None}
 
 
-def program_from_solution(question: str, solution: str | None, calculations: list[str] | None, gold: str) -> str:
-    """Program source for `question` built from its solution's calculator marks (`PROBLEM_SCHEMA.calculations`,
-    "48/2=24" each); a ProgramError(reason) when it cannot be built. `solution` is the solution's text without
-    the marks: a number computed there without a mark ("100% - 40% = 60%") and used by a mark is refused."""
+_PROSE_LEFT_RE = re.compile(r"[\d\s.,+\-*/x×÷()$%]*$")
+_OPERATOR_RE = re.compile(r"\d\s*\)?\s*[-+*/]\s*\(?\s*\d")
+
+
+def prose_equations(solution: str | None) -> list[tuple[Fraction, str]]:
+    """Calculations the solution writes in plain arithmetic ("64/4 = 16 units", "30% + 40% = 70%"), marked or not:
+    (result, left side as a mark would write it), in order."""
+    found: list[tuple[Fraction, str]] = []
+    for m in _EQUALS_RE.finditer(solution or ""):
+        left = _PROSE_LEFT_RE.search(solution[: m.start()]).group()
+        left = left.lstrip(" .,+-*/x×÷)").replace("$", "").replace("%", "").replace(",", "")
+        left = left.replace("×", "*").replace("÷", "/").replace("x", "*").strip()
+        result = parse_number(m.group(1))
+        if result is not None and _OPERATOR_RE.search(left):
+            found.append((result, left))
+    return found
+
+
+def _operands(left: str, quantities: set[Fraction]) -> tuple[Fraction, ...]:
+    """The quantities a calculation uses (numbers of the question and results; all its numbers if none), sorted:
+    "12 / 2" and "0.5 * 12" both use 12; "(1/2) * 12" and "7 - 1" do not use the same."""
+    numbers = [Fraction(n) for n in re.findall(r"\d+(?:\.\d+)?|\.\d+", left)]
+    return tuple(sorted([n for n in numbers if n in quantities] or numbers))
+
+
+def _computed_twice(
+    marks: list[tuple[str, Fraction | None]], prose: list[tuple[Fraction, str]], written: set[Fraction]
+) -> set[Fraction]:
+    """Results that two calculations of other quantities give ("half of 12 = 6" and "7 - 1 = 6 days")."""
+    calculations = [(r, left) for left, r in marks if r is not None] + prose
+    quantities = written | {r for r, _ in calculations}
+    seen: dict[Fraction, set[tuple[Fraction, ...]]] = {}
+    for result, left in calculations:
+        seen.setdefault(result, set()).add(_operands(left, quantities))
+    return {v for v, ways in seen.items() if len(ways) > 1}
+
+
+@dataclass(frozen=True)
+class MarkProgram:
+    source: str
+    # value written in the solution's text -> (name, factor): it shows factor * name; None: it stays as written
+    shown: dict[Fraction, tuple[str, Fraction] | None]
+
+
+class _Reader:
+    """Reads the marks one by one: what each number is, and the statements that compute each mark."""
+
+    def __init__(self, question: str, prose: set[Fraction], equations: dict[Fraction, str]) -> None:
+        written = find_numbers(question)
+        self.written = Counter(n.value for n in written)
+        self.inputs: dict[Fraction, str] = {}  # value written in the question -> input name
+        self.literals: dict[str, str] = {}  # input name -> its number as written, without thousands commas
+        for number in written:
+            if number.value not in self.inputs:
+                self.inputs[number.value] = f"x{len(self.inputs) + 1}"
+                self.literals[self.inputs[number.value]] = number.text.replace(",", "")
+        # 50% stays fixed (see perturb.perturbable_groups): a solution may use it as "/ 2"
+        self.percent_inputs = {self.inputs[n.value] for n in written if n.percent and n.value != 50}
+        self.percents = {n.value / 100: self.inputs[n.value] for n in written if n.percent}
+        self.implied = implied_values(question)
+        self.allowed = allowed_literals(question) | {Fraction(0)}
+        if any(n.percent and n.value == 50 for n in written):
+            self.allowed |= {Fraction(2), Fraction(1, 2)}
+        self.results: dict[Fraction, str] = {}  # result written in a mark -> the step that computed it
+        self.expressions: dict[Fraction, str] = {}  # result -> the first expression that computed it
+        self.repeated: set[Fraction] = set()  # results we cannot tell apart: refused where used
+        self.same: dict[Fraction, list[str]] = {}  # result -> later steps computing it otherwise (checked equal)
+        self.percent_steps: set[str] = set()  # steps that compute a percentage ("100 - 20" for 80%)
+        self.prose = prose
+        self.equations = equations  # the prose's own calculations: result -> left side
+        self.named: list[tuple[ast.expr, Fraction]] = []  # each step's named expression and its result
+        self.uses: Counter[str] = Counter()  # input name -> operands it stands for, over all marks
+        self.constants: set[Fraction] = set()  # literals the marks use
+
+    def kind(self, value: Fraction) -> tuple[str, str | None]:
+        """("result" | "input" | "percent" | "literal", name) for one number of a mark, or a ProgramError."""
+        if value in self.repeated:
+            raise ProgramError("ambiguous_number", f"{value} is the result of more than one calculation")
+        if value in self.prose and value in self.equations and value not in self.results:
+            self.add_step(self.equations.pop(value), value)  # a calculation written in prose: a step of its own
+        if value in self.prose and value not in self.results:
+            raise ProgramError("unexplained_number", f"{value} is computed in the solution's prose, without a mark")
+        if value in self.results:
+            if value in self.inputs or value in self.implied:
+                raise ProgramError("ambiguous_number", f"{value} is both a result and a number the question gives")
+            return "result", self.results[value]
+        if value in self.inputs:
+            return "input", self.inputs[value]
+        if value in self.percents:
+            return "percent", self.percents[value]
+        if value * 100 in self.results:  # 0.75 after "100 - 25 = 75": a constant, or that result as a share?
+            raise ProgramError("ambiguous_number", f"{value} may be a constant or an earlier result / 100")
+        if value in self.allowed:
+            return "literal", None
+        raise ProgramError("unexplained_literal", f"{value} is neither in the question, nor a word's, nor a result")
+
+    def add_step(self, mark: str, result: Fraction) -> None:
+        """One calculation as the next step: its numbers named, its percentages checked, its result recorded."""
+        expr = self.name_leaves(mark, self.parse(mark))
+        if misused := percent_misused(ast.Expression(expr), self.percent_inputs | self.percent_steps):
+            raise ProgramError("percent_as_number", f"a number written as a percentage ({misused}) is used otherwise")
+        text = ast.unparse(expr)
+        step = f"step{len(self.named) + 1}"
+        if self.expressions.setdefault(result, text) != text:
+            self.same.setdefault(result, []).append(step)
+        if _computes_percent(expr, self.percent_inputs | self.percent_steps):
+            self.percent_steps.add(step)
+        self.results.setdefault(result, step)
+        self.named.append((expr, result))
+
+    def parse(self, mark: str) -> ast.expr:
+        # bounded like a program: a 3,000-term mark would exhaust the stack of ast.parse and of the visits after it
+        tree = None
+        if len(mark) <= DEFAULT_LIMITS.max_source_chars // 4:
+            try:
+                tree = ast.parse(mark, mode="eval")
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+        if tree is None or not all(isinstance(n, _ARITHMETIC) for n in ast.walk(tree)):
+            raise ProgramError("unreadable_mark", f"a calculator mark is not arithmetic: {mark[:60]!r}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and type(node.value) not in (int, float):
+                raise ProgramError("unreadable_mark", f"a calculator mark is not arithmetic: {mark[:60]!r}")
+        return tree.body
+
+    def name_leaves(self, mark: str, node: ast.expr) -> ast.expr:
+        """The mark's tree with each number replaced by its name (literals stay numbers); counts input uses."""
+        if isinstance(node, ast.Constant):
+            try:
+                value = parse_decimal(ast.get_source_segment(mark, node) or repr(node.value))
+            except ValueError:  # a number past the digit bound (NumberTooLarge) or no plain decimal
+                raise ProgramError("unreadable_mark", f"a mark has an unusable number: {mark[:60]!r}") from None
+            kind, name = self.kind(value)
+            if kind == "literal":
+                self.constants.add(value)
+                return node
+            if kind in ("input", "percent"):
+                self.uses[name] += 1
+            if kind == "percent":
+                return ast.BinOp(ast.Name(name, ast.Load()), ast.Div(), ast.Constant(100))
+            return ast.Name(name, ast.Load())
+        if isinstance(node, ast.UnaryOp):
+            return ast.UnaryOp(node.op, self.name_leaves(mark, node.operand))
+        assert isinstance(node, ast.BinOp)
+        return ast.BinOp(self.name_leaves(mark, node.left), node.op, self.name_leaves(mark, node.right))
+
+
+def _is_hundred(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float) and Fraction(str(node.value)) == 100
+
+
+def _percent_leaf(node: ast.expr, percent_names: set[str]) -> bool:
+    return isinstance(node, ast.Name) and node.id in percent_names
+
+
+def percent_misused(tree: ast.AST, percent_names: set[str]) -> str | None:
+    """The first name of `percent_names` (numbers written with "%") used other than as a percentage, else None.
+
+    A percentage p may appear as p / 100 (also inside a product: `price * p / 100`), p * 0.01, 100 - p, 100 + p,
+    or added to / subtracted from another percentage."""
+    parents: dict[int, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in percent_names):
+            continue
+        if not _used_as_percent(node, parents, percent_names):
+            return node.id
+    return None
+
+
+def _used_as_percent(node: ast.AST, parents: dict[int, ast.AST], percent_names: set[str]) -> bool:
+    parent = parents.get(id(node))
+    # 100 - p, p + q: still a percentage; follow it up
+    while isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add | ast.Sub):
+        other = parent.right if parent.left is node else parent.left
+        if not (_is_hundred(other) or _percent_leaf(other, percent_names)):
+            break
+        node, parent = parent, parents.get(id(parent))
+    while isinstance(parent, ast.BinOp):
+        other = parent.right if parent.left is node else parent.left
+        if isinstance(parent.op, ast.Div) and parent.left is node and _is_hundred(parent.right):
+            return True
+        if isinstance(parent.op, ast.Mult) and isinstance(other, ast.Constant) and other.value == 0.01:
+            return True
+        if not (isinstance(parent.op, ast.Mult) or (isinstance(parent.op, ast.Div) and parent.left is node)):
+            return False
+        node, parent = parent, parents.get(id(parent))
+    return False
+
+
+def _statements(expr: ast.expr, name: str) -> list[str]:
+    """`name = expr` as one statement per operation: `name_1 = a * b`, then `name = name_1 - c`."""
+    out: list[str] = []
+
+    def flat(node: ast.expr, top: bool) -> ast.expr:
+        if isinstance(node, ast.BinOp) and not _is_percent_form(node):
+            node = ast.BinOp(flat(node.left, False), node.op, flat(node.right, False))
+            if not top:
+                temp = f"{name}_{len(out) + 1}"
+                out.append(f"{temp} = {ast.unparse(node)}")
+                return ast.Name(temp, ast.Load())
+        elif isinstance(node, ast.UnaryOp):
+            node = ast.UnaryOp(node.op, flat(node.operand, False))
+        return node
+
+    top = flat(expr, True)
+    return out + [f"{name} = {ast.unparse(top)}"]
+
+
+def _is_percent_form(node: ast.BinOp) -> bool:
+    return isinstance(node.op, ast.Div) and isinstance(node.left, ast.Name) and _is_hundred(node.right)
+
+
+def build_from_marks(question: str, solution: str | None, calculations: list[str] | None, gold: str) -> MarkProgram:
+    """The program for `question` built from its solution's calculator marks (`PROBLEM_SCHEMA.calculations`,
+    "48/2=24" each), and what each number of the solution's text shows; a ProgramError(reason) when it cannot be
+    built. `solution` is the solution's text without the marks."""
     marks = read_marks(calculations)
     if not marks:
         raise ProgramError("no_marks", "the reference solution has no calculator marks")
-    namer = _Namer(question, prose_results(solution) - {result for _, result in marks})
-    steps: list[str] = []
+    marked = {result for _, result in marks}
+    prose = prose_equations(solution)
+    twice = _computed_twice(marks, prose, {n.value for n in find_numbers(question)})
+    equations = {v: left for v, left in prose if v not in marked and v not in twice}
+    reader = _Reader(question, prose_results(solution) - marked, equations)
     for i, (left, result) in enumerate(marks, start=1):
         if result is None:
             raise ProgramError("unreadable_mark", f"calculator mark {i} has no number after '='")
-        expression = namer.rewrite(left)
-        if namer.expressions.setdefault(result, expression) != expression:
-            namer.repeated.add(result)
-        steps.append(f"step{i} = {expression}")
-        namer.results.setdefault(result, f"step{i}")
-    if marks[-1][1] != parse_number(gold):
+        reader.add_step(left, result)
+    checks = _prose_checks(reader, marks, prose, twice)
+    gold_value = parse_number(gold)
+    if marks[-1][1] != gold_value and gold_value in reader.equations and gold_value not in reader.results:
+        reader.add_step(reader.equations.pop(gold_value), gold_value)  # the solution's last step is in prose
+    named = reader.named
+    if named[-1][1] != gold_value:
         raise ProgramError("program_mismatch", f"the last calculator mark does not compute the gold answer {gold}")
-    header = [f"{name} = {namer.literals[name]}" for name in namer.inputs.values() if name in namer.used]
-    return "\n".join(header + steps + [f"answer = step{len(steps)}"])
+    used = set(reader.uses)
+    if unused := [v for v, name in reader.inputs.items() if name not in used and v > 1]:
+        raise ProgramError("unused_number", f"the solution never uses {answer_string(unused[0])} of the question")
+    # a small value written once but standing for several operands may hide a count a word implies: keep it fixed
+    frozen = {
+        name
+        for v, name in reader.inputs.items()
+        if reader.uses[name] > reader.written[v] and (v in _COUNTLIKE or v in reader.implied)
+    }
+    shown, more = _shown(solution, reader, frozen)
+    if more:  # an input the solution's text also writes as a constant: it stays fixed
+        frozen |= more
+        shown, _ = _shown(solution, reader, frozen)
+    header = [f"{name} = {reader.literals[name]}" for name in reader.inputs.values() if name not in frozen]
+    steps: list[str] = []
+    for i, (expr, _) in enumerate(named, start=1):
+        expr = _Freeze(frozen, reader.literals).visit(expr)
+        steps += _statements(expr, f"step{i}")
+    for k, (expr, _) in enumerate(checks, start=1):
+        steps += _statements(_Freeze(frozen, reader.literals).visit(expr), f"check{k}")
+    source = "\n".join(header + steps + [f"answer = step{len(named)}"])
+    groups = [[reader.results[v], *reader.same.get(v, [])] for v in reader.same]
+    groups += [[reader.results[v], f"check{k}"] for k, (_, v) in enumerate(checks, start=1)]
+    if groups and not _always_equal(source, groups):
+        raise ProgramError("ambiguous_number", "one value is the result of two calculations that differ")
+    return MarkProgram(source, shown)
+
+
+def _prose_checks(
+    reader: _Reader, marks: list[tuple[str, Fraction | None]], prose: list[tuple[Fraction, str]], twice: set[Fraction]
+) -> list[tuple[ast.expr, Fraction]]:
+    """The prose calculations of a result that a mark computes from other quantities ("half of 12 = 6" beside the
+    mark "7-1=6"), named like marks, to be checked equal to it under new values; a ProgramError if not nameable."""
+    checks = []
+    for value in sorted(twice):
+        if value not in reader.results:
+            continue
+        quantities = set(reader.inputs) | set(reader.results)
+        marked = {_operands(left, quantities) for left, r in marks if r == value}
+        for result, left in prose:
+            if result != value or _operands(left, quantities) in marked:
+                continue
+            try:
+                checks.append((reader.name_leaves(left, reader.parse(left)), value))
+            except ProgramError:
+                raise ProgramError("ambiguous_number", f"{value} is the result of two calculations") from None
+    return checks
+
+
+def _always_equal(source: str, groups: list[list[str]], draws: int = 4) -> bool:
+    """Whether the steps of each group compute equal values for several random inputs (the same quantity twice,
+    as "300 / 2" and "300 - 150"), not only for the original ones."""
+    program = parse_program(source)
+    rng = random.Random(source)
+    runs = 0
+    for _ in range(draws * 3):
+        inputs = {name: Fraction(value) * rng.randint(51, 199) / 100 for name, value in program.inputs.items()}
+        try:
+            env = dict(run_program(program, inputs).trace)
+        except ProgramError:
+            continue
+        if any(len({env[name] for name in group}) > 1 for group in groups):
+            return False
+        runs += 1
+        if runs == draws:
+            return True
+    return runs > 0
+
+
+class _Freeze(ast.NodeTransformer):
+    """Frozen inputs back to their written numbers."""
+
+    def __init__(self, frozen: set[str], literals: dict[str, str]) -> None:
+        self.frozen, self.literals = frozen, literals
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.frozen:
+            return ast.parse(self.literals[node.id], mode="eval").body
+        return node
+
+
+def _computes_percent(expr: ast.expr, percent_names: set[str]) -> bool:
+    """`100 - p` or `p + q`: a mark whose result is itself a percentage."""
+    if not (isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add | ast.Sub)):
+        return False
+    sides = (expr.left, expr.right)
+    return all(_is_hundred(s) or _percent_leaf(s, percent_names) or _computes_percent(s, percent_names) for s in sides)
+
+
+def _shown(
+    solution: str | None, reader: _Reader, frozen: set[str]
+) -> tuple[dict[Fraction, tuple[str, Fraction] | None], set[str]]:
+    """What each number written in the solution's text shows, so it can be rewritten for new values; and the
+    inputs whose value the text also writes as a constant (they must stay fixed)."""
+    shown: dict[Fraction, tuple[str, Fraction] | None] = {}
+    to_freeze: set[str] = set()
+    if any(c.isdigit() for c in _SOLUTION_NUMBER_RE.sub(" ", solution or "")):
+        raise ProgramError("unexplained_number", "the solution writes a number in a form we cannot rewrite")
+    changing = set(reader.results) | {v for v, name in reader.inputs.items() if name not in frozen}
+    if spelled := word_values(solution or "") & changing:  # "Two zones", "24 dozen" for a value that changes
+        raise ProgramError("ambiguous_number", f"the solution's words say {min(spelled)}, a value that may change")
+    for m in _SOLUTION_NUMBER_RE.finditer(solution or ""):
+        value = Fraction(m.group().replace(",", ""))
+        if value in shown:
+            continue
+        meanings: set[tuple[str, Fraction] | None] = set()
+        if value in reader.results and value not in reader.repeated:
+            meanings.add((reader.results[value], Fraction(1)))
+        if value in reader.inputs:
+            name = reader.inputs[value]
+            meanings.add(None if name in frozen else (name, Fraction(1)))
+        if value in reader.percents:
+            meanings.add((reader.percents[value], Fraction(1, 100)))
+        if value in reader.constants or (value in reader.allowed and not meanings):
+            meanings.add(None)
+        if value in reader.repeated:
+            raise ProgramError("ambiguous_number", f"{value} is the result of more than one calculation")
+        if not meanings:
+            raise ProgramError("unexplained_number", f"the solution writes {m.group()}, which nothing explains")
+        inputs = {meaning for meaning in meanings if meaning is not None and meaning[0] in reader.literals}
+        if len(meanings) == 2 and None in meanings and len(inputs) == 1 and inputs.pop()[1] == 1:
+            to_freeze.add(reader.inputs[value])
+            meanings = {None}
+        if len(meanings) > 1:
+            raise ProgramError("ambiguous_number", f"the solution's {m.group()} may show more than one quantity")
+        shown[value] = meanings.pop()
+    return shown, to_freeze
+
+
+def program_from_solution(question: str, solution: str | None, calculations: list[str] | None, gold: str) -> str:
+    """The program source of `build_from_marks`."""
+    return build_from_marks(question, solution, calculations, gold).source
+
+
+def _format(value: Fraction, written: str) -> str:
+    """`value` written like `written` was: thousands commas, and as many decimals where they fit."""
+    places = len(written.partition(".")[2])
+    if places and (value * 10**places).denominator == 1:
+        whole, part = divmod(abs(value * 10**places).numerator, 10**places)
+        head = f"{whole:,}" if "," in written else str(whole)
+        return ("-" if value < 0 else "") + f"{head}.{str(part).rjust(places, '0')}"
+    if value.denominator == 1 and "," in written:
+        return f"{value.numerator:,}"
+    return answer_string(value)
+
+
+def write_solution(solution: str, shown: dict[Fraction, tuple[str, Fraction] | None], env: dict[str, Number]) -> str:
+    """The reference solution's text with every number it writes replaced by that quantity's value in `env`."""
+
+    def new(m: re.Match) -> str:
+        meaning = shown.get(Fraction(m.group().replace(",", "")))
+        if meaning is None:
+            return m.group()
+        name, factor = meaning
+        return _format(Fraction(env[name]) * factor, m.group())
+
+    return _SOLUTION_NUMBER_RE.sub(new, solution)

@@ -15,7 +15,7 @@ import json
 from collections import Counter
 
 from augmenters.base import AugmentConfig
-from augmenters.perturb import draw_perturbations, program_from_marks
+from augmenters.perturb import draw_perturbations, program_from_marks, solution_for
 from augmenters.program_eval import answer_string
 from core.datasets import load_problems
 
@@ -28,30 +28,34 @@ def main() -> None:
     parser.add_argument("--perturb-n", type=int, default=1, help="perturbed versions per problem")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true", help="print every perturbed question")
+    parser.add_argument("--band", type=float, nargs=2, default=(0.5, 2.0), help="new values between these multiples")
     args = parser.parse_args()
 
     problems = load_problems(args.data, limit=args.end).to_dicts()[args.start :]
-    cfg = AugmentConfig(seed=args.seed, perturb_n=args.perturb_n)
+    cfg = AugmentConfig(seed=args.seed, perturb_n=args.perturb_n, perturb_band=tuple(args.band))
     reasons: Counter[str] = Counter()
-    questions = 0
+    questions = with_question = 0
     for problem in problems:
         outcome = program_from_marks(problem)
         reasons[outcome.reason or "program"] += 1
         if outcome.checked is None:
             continue
-        for p in draw_perturbations(problem, outcome.checked, cfg):
-            if p is None:
-                continue
+        drawn = [p for p in draw_perturbations(problem, outcome.checked, cfg) if p is not None]
+        with_question += bool(drawn)
+        for p in drawn:
             questions += 1
             if args.show:
                 print(f"--- {problem['id']}\noriginal:  {problem['question']}  [{problem['answer']}]")
                 print(f"perturbed: {p.question}  [{answer_string(p.answer)}]")
+                print("solution:  " + solution_for(problem, outcome.marks, p).replace("\n", " | "))
                 print("program:   " + outcome.source.replace("\n", "; ") + "\n")
     summary = {
         "problems": len(problems),
         "with_program": reasons["program"],
         "coverage": round(reasons["program"] / len(problems), 4) if problems else None,
         "no_program": {k: v for k, v in reasons.most_common() if k != "program"},
+        "with_perturbed_question": with_question,
+        "question_coverage": round(with_question / len(problems), 4) if problems else None,
         "perturbed_questions": questions,
     }
     print(json.dumps(summary, indent=2))

@@ -12,9 +12,8 @@ from augmenters.perturb import (
     PROGRAM_SYSTEM,
     check_program,
     extract_program,
-    sample_perturbation,
-    value_choices,
 )
+from augmenters.perturb_draw import sample_perturbation, value_choices
 from augmenters.program_eval import ProgramError, answer_string
 from core.answers import answers_equal
 from core.llm.scripted import ScriptedLLM

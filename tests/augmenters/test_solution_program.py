@@ -12,7 +12,8 @@ import pytest
 from augmenters import perturb
 from augmenters.base import AugmentConfig
 from augmenters.numbers_in_text import find_numbers, implied_values, word_numbers
-from augmenters.perturb import check_program, program_from_marks, sample_perturbation, write_program
+from augmenters.perturb import check_program, program_from_marks, write_program
+from augmenters.perturb_draw import sample_perturbation
 from augmenters.program_eval import ProgramError, answer_string, parse_program, run_program
 from augmenters.solution_program import program_from_solution
 from core.datasets import load_problems
