@@ -24,9 +24,13 @@ from filters.scoring import SCORERS, Scorer, make_scorer
 _loaded_scorers: dict[tuple, Scorer] = {}  # model-backed scorers load once per process
 
 
-def get_scorer(scorer: str, scorer_model: str | None, *, llm: LLM | None = None, prm_aggregate: str = "min") -> Scorer:
+def get_scorer(
+    scorer: str, scorer_model: str | None, *, llm: LLM | None = None, prm_aggregate: str = "min", **options
+) -> Scorer:
     if scorer == "verifier":
         return make_scorer("verifier", scorer_model, llm=llm)
+    if scorer == "mc":  # options: n, neutral, temperature, max_tokens, seed (filters.mc_labels.MonteCarloScorer)
+        return make_scorer("mc", None, llm=llm, aggregate=prm_aggregate, **options)
     key = (scorer, scorer_model, prm_aggregate)
     if key not in _loaded_scorers:
         _loaded_scorers[key] = make_scorer(scorer, scorer_model, aggregate=prm_aggregate)
@@ -41,7 +45,7 @@ def check_options(
         raise UserError(f"Unknown scorer {scorer!r}; choose one of {', '.join(SCORERS)}.")
     if scorer is None and (best_of or min_score is not None):
         raise UserError(
-            "--best-of and --min-score need a scorer; add --scorer one of: orm, prm-qwen, prm-shepherd, verifier."
+            "--best-of and --min-score need a scorer; add --scorer one of: orm, prm-qwen, prm-shepherd, verifier, mc."
         )
     if best_of is not None and best_of < 0:
         raise UserError("--best-of must be a positive number of samples to keep per problem and type.")

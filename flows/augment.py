@@ -33,7 +33,7 @@ from core.schemas import samples_frame
 from filters.answer_check import check_answers
 from filters.best_of_n import select_best_of_n
 from filters.embeddings import Embedder
-from filters.exact_dedup import drop_exact_duplicates
+from filters.exact_dedup import drop_equation_duplicates, drop_exact_duplicates
 from filters.stages import (
     check_options,
     decontaminate_stage,
@@ -262,11 +262,14 @@ async def _run_shards_on(
 
 @dataclasses.dataclass(frozen=True)
 class FilterOptions:
-    scorer: str | None = None  # orm, prm-qwen, prm-shepherd, verifier
+    scorer: str | None = None  # orm, prm-qwen, prm-shepherd, verifier, mc
     scorer_model: str | None = None
     best_of: int | None = None
     min_score: float | None = None
     prm_aggregate: str = "min"
+    mc_n: int = 4  # --scorer mc: rollouts per step prefix
+    mc_neutral: str = "soft"  # --scorer mc: a neutral step scores its soft estimate, or counts as positive / negative
+    dedup_equations: bool = False  # also drop a correct solution whose sequence of equations an earlier one has (RFT)
     muggle_agreement: float = 0.5
     dedup_threshold: float | None = 0.98  # None: no near-duplicate removal
     decontaminate: str | None = "gsm8k-test"  # None: no decontamination
@@ -282,13 +285,16 @@ async def filter_samples(
     """
     samples = samples.sort(["parent_id", "type", "variant"])
     if opts.scorer:
-        scorer = get_scorer(opts.scorer, opts.scorer_model, llm=llm, prm_aggregate=opts.prm_aggregate)
+        mc = {"n": opts.mc_n, "neutral": opts.mc_neutral} if opts.scorer == "mc" else {}
+        scorer = get_scorer(opts.scorer, opts.scorer_model, llm=llm, prm_aggregate=opts.prm_aggregate, **mc)
         samples = await score_stage(samples, scorer)
         samples = muggle_label_stage(samples, agreement=opts.muggle_agreement)
     samples = check_answers(samples)
     if opts.scorer:
         samples = select_best_of_n(samples, best_of=opts.best_of, min_score=opts.min_score)
     samples = drop_exact_duplicates(samples)
+    if opts.dedup_equations:
+        samples = drop_equation_duplicates(samples)
     if opts.dedup_threshold is not None or opts.decontaminate:
         embedder = Embedder()
         samples = near_dedup_stage(samples, dedup_threshold=opts.dedup_threshold, problems=problems, embedder=embedder)
@@ -444,11 +450,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "marks, no model) and/or 'model' (default: solution,model)",
     )
     f = FilterOptions()
-    p.add_argument("--scorer", default=None, help="best-of-N scorer: orm, prm-qwen, prm-shepherd or verifier")
+    p.add_argument("--scorer", default=None, help="best-of-N scorer: orm, prm-qwen, prm-shepherd, verifier or mc")
     p.add_argument("--scorer-model", default=None, help="reward model folder / Hub id (verifier: the LLM backend)")
     p.add_argument("--best-of", type=int, default=None, help="keep the top K scored samples per problem and type")
     p.add_argument("--min-score", type=float, default=None, help="drop samples scored below this")
     p.add_argument("--prm-aggregate", default=f.prm_aggregate, choices=["min", "prod", "last"])
+    p.add_argument("--mc-n", type=int, default=f.mc_n, help="--scorer mc: rollouts per step prefix (one request)")
+    p.add_argument(
+        "--mc-neutral",
+        default=f.mc_neutral,
+        choices=["soft", "positive", "negative"],
+        help="--scorer mc: a step some rollouts finish right scores its share (soft) or counts as good / bad",
+    )
+    p.add_argument("--dedup-equations", action="store_true", help="drop correct solutions with the same equations")
     p.add_argument("--dedup-threshold", type=float, default=f.dedup_threshold, help="near-duplicate cosine (0.98)")
     p.add_argument("--no-near-dedup", action="store_true", help="skip embedding near-duplicate removal")
     p.add_argument("--decontaminate", default=f.decontaminate, help="eval sets: gsm8k-test, gsm8k-test=PATH, files")
@@ -482,7 +496,7 @@ def _positive(args: argparse.Namespace, *names: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _positive(args, "ansaug_n", "rephrase_n", "sv_n", "fobar_n", "muggle_n", "muggle_k", "perturb_n")
-    _positive(args, "shard_size", "concurrency", "max_tokens")
+    _positive(args, "shard_size", "concurrency", "max_tokens", "mc_n")
     if args.request_timeout <= 0:
         raise UserError("--request-timeout must be more than 0 seconds.")
     if args.max_retries < 0:
