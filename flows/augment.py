@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from augmenters.answer_aug import ANSAUG_MODES, check_mode, pass_rates
 from augmenters.base import AugmentConfig
 from augmenters.perturb import program_origins
 from augmenters.registry import AUGMENTERS, DEFAULT_AUGMENTERS, get_augmenter, parse_augmenters
@@ -386,6 +387,8 @@ async def augment_gsm8k(
 
         samples = await filter_samples(samples_frame(journal.samples()), problems, filter_opts, llm)
         write_parquet(samples, out_dir / "samples.parquet")
+        if "ansaug" in augmenters:  # DART-Math's difficulty signal: the share of a problem's AnsAug samples right
+            write_parquet(pass_rates(samples), out_dir / "pass_rates.parquet")
         train = write_dataset(samples, out_dir / "dataset")
         stats = {
             "funnel": funnel(samples),
@@ -435,6 +438,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=d.temperature)
     p.add_argument("--max-tokens", type=int, default=d.max_tokens, help="most tokens per generated reply")
     p.add_argument("--ansaug-n", type=int, default=d.ansaug_n, help="sampled solutions per problem")
+    p.add_argument(
+        "--ansaug-mode",
+        default=d.ansaug_mode,
+        choices=ANSAUG_MODES,
+        help="fixed: --ansaug-n samples; uniform: rounds of --ansaug-n until --ansaug-k right or --ansaug-budget "
+        "drawn (DART-Math); prop2diff: the right ones wanted shrink with the first round's pass rate",
+    )
+    p.add_argument("--ansaug-k", type=int, default=d.ansaug_k, help="uniform/prop2diff: right solutions wanted")
+    p.add_argument("--ansaug-budget", type=int, default=d.ansaug_budget, help="uniform/prop2diff: most samples")
     p.add_argument("--rephrase-n", type=int, default=d.rephrase_n, help="rephrasings per problem")
     p.add_argument("--sv-n", type=int, default=d.sv_n, help="solutions per self-verification question")
     p.add_argument("--fobar-n", type=int, default=d.fobar_n, help="solutions per FOBAR question")
@@ -496,7 +508,7 @@ def _positive(args: argparse.Namespace, *names: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _positive(args, "ansaug_n", "rephrase_n", "sv_n", "fobar_n", "muggle_n", "muggle_k", "perturb_n")
-    _positive(args, "shard_size", "concurrency", "max_tokens", "mc_n")
+    _positive(args, "shard_size", "concurrency", "max_tokens", "mc_n", "ansaug_k", "ansaug_budget")
     if args.request_timeout <= 0:
         raise UserError("--request-timeout must be more than 0 seconds.")
     if args.max_retries < 0:
@@ -513,6 +525,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--perturb-programs: {e}.") from None
     names = {f.name for f in dataclasses.fields(AugmentConfig)}
     config = {k: v for k, v in vars(args).items() if k in names}
+    check_mode(AugmentConfig(**config))
     filters = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(FilterOptions)}}
     if args.no_near_dedup:
         filters["dedup_threshold"] = None
