@@ -131,3 +131,22 @@ def test_scorer_leaves_rows_without_a_target_unscored_and_is_registered():
         make_scorer("mc", None, llm=None)
     with pytest.raises(UserError):
         MonteCarloScorer(llm, neutral="maybe")
+
+
+def test_best_of_n_with_mc_scores_keeps_the_best_path_and_drops_unscored(make_frame):
+    from filters.best_of_n import select_best_of_n
+    from filters.stages import get_scorer, score_stage
+
+    right = SOLUTION.replace("34 + 4 = 38", "34 - 4 = 30").replace("is: 38", "is: 30")
+    frame = make_frame(
+        [
+            {"query": QUESTION, "response": SOLUTION, "target": GOLD, "augmenter": "ansaug"},
+            {"query": QUESTION, "response": right, "target": GOLD, "augmenter": "ansaug"},
+            {"query": QUESTION, "response": right, "target": None, "augmenter": "muggle"},
+        ]
+    )
+    scorer = get_scorer("mc", None, llm=ScriptedLLM(_rollout), prm_aggregate="last", n=4)
+    scored = asyncio.run(score_stage(frame, scorer))
+    assert scored["score"].to_list() == [0.0, 1.0, None]
+    out = select_best_of_n(scored, best_of=1)
+    assert out["reason"].to_list() == ["not_best_of_n", None, "unscored"]
