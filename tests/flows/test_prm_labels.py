@@ -11,7 +11,7 @@ from fake_openai import FakeOpenAI
 
 from core.errors import UserError
 from core.schemas import new_sample, samples_frame
-from flows.prm_labels import PrmLabelOptions, prm_labels_flow, solutions_to_label
+from flows.prm_labels import PrmLabelOptions, _check_settings, prm_labels_flow, solutions_to_label
 
 QUESTION = "A baker fills 6 trays with 14 rolls each. She sells 50 rolls and eats 4. How many rolls are left?"
 WRONG = "She bakes 6 * 14 = 84 rolls.\nShe sells 50, so 84 - 50 = 34.\nShe eats 4, so 34 + 4 = 38.\nThe answer is: 38"
@@ -85,9 +85,9 @@ def test_flow_writes_stepwise_layout_and_resumes_without_asking_again(prefect_ha
     assert len(journal) == 2 and all(len(r["samples"][0]["rollouts"][0]) == 4 for r in journal)  # raw replies kept
 
 
-def test_changed_rollout_settings_are_refused_on_resume(prefect_harness, run_dir):
-    with FakeOpenAI(answer_for=_answer_for) as server:
-        base = dict(run=str(run_dir), backend="openai", model="fake", base_url=server.url, limit=1)
-        asyncio.run(prm_labels_flow(PrmLabelOptions(n=2, **base)))
-        state = asyncio.run(prm_labels_flow(PrmLabelOptions(n=3, **base), return_state=True))
-    assert state.is_failed() and "n=2" in state.message
+def test_changed_rollout_settings_are_refused_on_resume(tmp_path):
+    base = {"backend": "openai", "model": "fake", "n": 2, "temperature": 0.7, "max_tokens": 64, "seed": 0}
+    _check_settings(tmp_path, base)
+    _check_settings(tmp_path, {**base, "limit": 5})  # how many solutions is not a rollout setting
+    with pytest.raises(UserError, match="n=2"):
+        _check_settings(tmp_path, {**base, "n": 3})
