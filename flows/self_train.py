@@ -32,25 +32,8 @@ from flows.outcome import fails_cleanly, result_of, run_flow
 STAGES = ("augment", "sft", "evaluate")
 STATE_FILE = "self_train.json"
 TABLE_FILE = "rounds.md"
-# options that change what a round produces: a resumed run must keep them (rounds may grow)
-FIXED_SETTINGS = (
-    "model",
-    "dataset",
-    "limit",
-    "augmenters",
-    "ansaug_n",
-    "ansaug_mode",
-    "ansaug_k",
-    "ansaug_budget",
-    "temperature",
-    "max_tokens",
-    "seed",
-    "train_from",
-    "epochs",
-    "learning_rate",
-    "eval_problems",
-    "eval_limit",
-)
+# a resumed run must keep every option but these (rounds may grow; the batch size of generation changes nothing)
+FREE_SETTINGS = ("out", "rounds", "max_batch")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,11 +81,11 @@ def plan(rounds: int) -> list[tuple[int, str]]:
 
 def load_state(options: SelfTrainOptions) -> dict:
     path = Path(options.out) / STATE_FILE
-    settings = {k: v for k, v in dataclasses.asdict(options).items() if k in FIXED_SETTINGS}
+    settings = {k: v for k, v in dataclasses.asdict(options).items() if k not in FREE_SETTINGS}
     if not path.exists():
         return {"settings": settings, "rounds": {}}
     state = json.loads(path.read_text())
-    for key in FIXED_SETTINGS:
+    for key in settings:
         if state["settings"].get(key) != settings.get(key):
             raise UserError(
                 f"{options.out} holds self-training made with {key}={state['settings'].get(key)!r}, not "
