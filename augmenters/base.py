@@ -21,7 +21,10 @@ class AugmentConfig:
     temperature: float = 0.7
     max_tokens: int = 320
     seed: int = 0
-    ansaug_n: int = 4  # sampled solutions per problem
+    ansaug_n: int = 4  # sampled solutions per problem (per round with ansaug_mode uniform / prop2diff)
+    ansaug_mode: str = "fixed"  # fixed: ansaug_n samples; uniform / prop2diff: DART-Math rejection sampling
+    ansaug_k: int = 4  # uniform / prop2diff: correct solutions wanted per problem (prop2diff: for the hardest)
+    ansaug_budget: int = 32  # uniform / prop2diff: most solutions sampled per problem
     rephrase_n: int = 2  # rephrasings per problem (each solved once)
     sv_n: int = 1  # solutions per masked statement
     fobar_n: int = 1  # solutions per masked backward question

@@ -54,11 +54,11 @@ def kept_positions(df: pl.DataFrame) -> list[int]:
     return [i for i, k in enumerate(kept_mask(df).to_list()) if k]
 
 
-def set_scores(df: pl.DataFrame, positions: Sequence[int], scores: Sequence[float]) -> pl.DataFrame:
-    """Store `scores` in the `score` column at row `positions`; other rows keep their score."""
+def set_scores(df: pl.DataFrame, positions: Sequence[int], scores: Sequence[float | None]) -> pl.DataFrame:
+    """Store `scores` in the `score` column at row `positions` (None: unscored); other rows keep their score."""
     if len(positions) != len(scores):
         raise ValueError(f"{len(scores)} scores for {len(positions)} rows")
     column = df["score"].to_list()
     for pos, value in zip(positions, scores, strict=True):
-        column[pos] = float(value)
+        column[pos] = None if value is None else float(value)
     return df.with_columns(pl.Series("score", column, dtype=pl.Float64))

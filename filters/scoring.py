@@ -17,7 +17,7 @@ import polars as pl
 
 from core.errors import UserError
 
-SCORERS = ("orm", "prm-qwen", "prm-shepherd", "verifier")
+SCORERS = ("orm", "prm-qwen", "prm-shepherd", "verifier", "mc")
 AGGREGATES = ("min", "prod", "last")
 
 
@@ -72,6 +72,12 @@ def make_scorer(
         if model and model != llm.name:
             return VerifierScorer(verifier_backend(llm, model), owns_llm=True, **options)
         return VerifierScorer(llm, **options)
+    if name == "mc":  # Monte-Carlo step labels from rollouts of the generation backend (filters/mc_labels.py)
+        from filters.mc_labels import MonteCarloScorer
+
+        if llm is None:
+            raise UserError("The mc scorer rolls out with an LLM backend; choose --backend (and a model) for it.")
+        return MonteCarloScorer(llm, aggregate=aggregate, **options)
     if name not in SCORERS:
         raise UserError(f"Unknown scorer {name!r}; choose one of {', '.join(SCORERS)}.")
     if not model:

@@ -31,9 +31,12 @@ def get_scorer(
     llm: LLM | None = None,
     prm_aggregate: str = "min",
     trust_remote_code: bool = False,
+    **options,
 ) -> Scorer:
     if scorer == "verifier":
         return make_scorer("verifier", scorer_model, llm=llm)
+    if scorer == "mc":  # options: n, neutral, temperature, max_tokens, seed (filters.mc_labels.MonteCarloScorer)
+        return make_scorer("mc", None, llm=llm, aggregate=prm_aggregate, **options)
     key = (scorer, scorer_model, prm_aggregate, trust_remote_code)
     if key not in _loaded_scorers:
         _loaded_scorers[key] = make_scorer(
@@ -50,7 +53,7 @@ def check_options(
         raise UserError(f"Unknown scorer {scorer!r}; choose one of {', '.join(SCORERS)}.")
     if scorer is None and (best_of or min_score is not None):
         raise UserError(
-            "--best-of and --min-score need a scorer; add --scorer one of: orm, prm-qwen, prm-shepherd, verifier."
+            "--best-of and --min-score need a scorer; add --scorer one of: orm, prm-qwen, prm-shepherd, verifier, mc."
         )
     if best_of is not None and best_of < 0:
         raise UserError("--best-of must be a positive number of samples to keep per problem and type.")

@@ -23,6 +23,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
+from augmenters.answer_aug import ANSAUG_MODES, check_mode, pass_rates
 from augmenters.base import AugmentConfig
 from augmenters.perturb import program_origins
 from augmenters.registry import AUGMENTERS, DEFAULT_AUGMENTERS, get_augmenter, parse_augmenters
@@ -39,7 +40,7 @@ from core.schemas import samples_frame
 from filters.answer_check import check_answers
 from filters.best_of_n import select_best_of_n
 from filters.embeddings import Embedder
-from filters.exact_dedup import drop_exact_duplicates
+from filters.exact_dedup import drop_equation_duplicates, drop_exact_duplicates
 from filters.stages import (
     check_options,
     decontaminate_stage,
@@ -359,11 +360,14 @@ async def _run_shards_on(
 
 @dataclasses.dataclass(frozen=True)
 class FilterOptions:
-    scorer: str | None = None  # orm, prm-qwen, prm-shepherd, verifier
+    scorer: str | None = None  # orm, prm-qwen, prm-shepherd, verifier, mc
     scorer_model: str | None = None
     best_of: int | None = None
     min_score: float | None = None
     prm_aggregate: str = "min"
+    mc_n: int = 4  # --scorer mc: rollouts per step prefix
+    mc_neutral: str = "soft"  # --scorer mc: a neutral step scores its soft estimate, or counts as positive / negative
+    dedup_equations: bool = False  # also drop a correct solution whose sequence of equations an earlier one has (RFT)
     muggle_agreement: float = 0.5
     dedup_threshold: float | None = 0.98  # None: no near-duplicate removal
     decontaminate: str | None = "gsm8k-test"  # None: no decontamination
@@ -380,12 +384,14 @@ async def filter_samples(
     """
     samples = samples.sort(["parent_id", "type", "variant"])
     if opts.scorer:
+        mc = {"n": opts.mc_n, "neutral": opts.mc_neutral} if opts.scorer == "mc" else {}
         scorer = get_scorer(
             opts.scorer,
             opts.scorer_model,
             llm=llm,
             prm_aggregate=opts.prm_aggregate,
             trust_remote_code=opts.trust_remote_code,
+            **mc,
         )
         samples = await score_stage(samples, scorer)
         samples = muggle_label_stage(samples, agreement=opts.muggle_agreement)
@@ -393,6 +399,8 @@ async def filter_samples(
     if opts.scorer:
         samples = select_best_of_n(samples, best_of=opts.best_of, min_score=opts.min_score)
     samples = drop_exact_duplicates(samples)
+    if opts.dedup_equations:
+        samples = drop_equation_duplicates(samples)
     if opts.dedup_threshold is not None or opts.decontaminate:
         embedder = Embedder()
         samples = near_dedup_stage(samples, dedup_threshold=opts.dedup_threshold, problems=problems, embedder=embedder)
@@ -505,6 +513,8 @@ async def augment_gsm8k(
         ]
         samples = await filter_samples(samples_frame(generated), problems, filter_opts, llm)
         write_parquet(samples, out_dir / "samples.parquet")
+        if "ansaug" in augmenters:  # DART-Math's difficulty signal: the share of a problem's AnsAug samples right
+            write_parquet(pass_rates(samples), out_dir / "pass_rates.parquet")
         train = write_dataset(samples, out_dir / "dataset")
         stats = {
             "funnel": funnel(samples),
@@ -600,6 +610,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=nonnegative_float, default=d.temperature)
     p.add_argument("--max-tokens", type=positive_int, default=d.max_tokens, help="most tokens per generated reply")
     p.add_argument("--ansaug-n", type=positive_int, default=d.ansaug_n, help="sampled solutions per problem")
+    p.add_argument(
+        "--ansaug-mode",
+        default=d.ansaug_mode,
+        choices=ANSAUG_MODES,
+        help="fixed: --ansaug-n samples; uniform: rounds of --ansaug-n until --ansaug-k right or --ansaug-budget "
+        "drawn (DART-Math); prop2diff: the right ones wanted shrink with the first round's pass rate",
+    )
+    p.add_argument("--ansaug-k", type=positive_int, default=d.ansaug_k, help="uniform/prop2diff: right ones wanted")
+    p.add_argument("--ansaug-budget", type=positive_int, default=d.ansaug_budget, help="most samples per problem")
     p.add_argument("--rephrase-n", type=positive_int, default=d.rephrase_n, help="rephrasings per problem")
     p.add_argument("--sv-n", type=positive_int, default=d.sv_n, help="solutions per self-verification question")
     p.add_argument("--fobar-n", type=positive_int, default=d.fobar_n, help="solutions per FOBAR question")
@@ -617,13 +636,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "marks, no model) and/or 'model' (default: solution,model)",
     )
     f = FilterOptions()
-    p.add_argument("--scorer", default=None, help="best-of-N scorer: orm, prm-qwen, prm-shepherd or verifier")
+    p.add_argument("--scorer", default=None, help="best-of-N scorer: orm, prm-qwen, prm-shepherd, verifier or mc")
     p.add_argument("--scorer-model", default=None, help="reward model folder / Hub id (verifier: the LLM backend)")
     p.add_argument(
         "--best-of", type=positive_int, default=None, help="keep the top K scored samples per problem and type"
     )
     p.add_argument("--min-score", type=finite_float, default=None, help="drop samples scored below this")
     p.add_argument("--prm-aggregate", default=f.prm_aggregate, choices=["min", "prod", "last"])
+    p.add_argument("--mc-n", type=positive_int, default=f.mc_n, help="--scorer mc: rollouts per step prefix")
+    p.add_argument(
+        "--mc-neutral",
+        default=f.mc_neutral,
+        choices=["soft", "positive", "negative"],
+        help="--scorer mc: a step some rollouts finish right scores its share (soft) or counts as good / bad",
+    )
+    p.add_argument("--dedup-equations", action="store_true", help="drop correct solutions with the same equations")
     p.add_argument("--dedup-threshold", type=share, default=f.dedup_threshold, help="near-duplicate cosine (0.98)")
     p.add_argument("--no-near-dedup", action="store_true", help="skip embedding near-duplicate removal")
     p.add_argument("--decontaminate", default=f.decontaminate, help="eval sets: gsm8k-test, gsm8k-test=PATH, files")
@@ -668,7 +695,7 @@ def _positive(args: argparse.Namespace, *names: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _positive(args, "ansaug_n", "rephrase_n", "sv_n", "fobar_n", "muggle_n", "muggle_k", "perturb_n")
-    _positive(args, "shard_size", "concurrency", "max_tokens")
+    _positive(args, "shard_size", "concurrency", "max_tokens", "mc_n", "ansaug_k", "ansaug_budget")
     if args.request_timeout <= 0:
         raise UserError("--request-timeout must be more than 0 seconds.")
     if args.max_retries < 0:
@@ -685,6 +712,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--perturb-programs: {e}.") from None
     names = {f.name for f in dataclasses.fields(AugmentConfig)}
     config = {k: v for k, v in vars(args).items() if k in names}
+    check_mode(AugmentConfig(**config))
     filters = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(FilterOptions)}}
     if args.no_near_dedup:
         filters["dedup_threshold"] = None

@@ -25,6 +25,8 @@ FLOWS: dict[str, str] = {
     "grpo": "flows.train:GRPO_COMMAND",
     "evaluate": "flows.evaluate:EVALUATE_COMMAND",
     "export": "flows.train:EXPORT_COMMAND",
+    "prm-labels": "flows.prm_labels:COMMAND",
+    "self-train": "flows.self_train:COMMAND",
 }
 
 
