@@ -33,12 +33,12 @@ def _summary_artifact(kind: str, options: TrainOptions, metrics: dict) -> None:
     create_markdown_artifact("\n".join(lines), key=f"{kind}-summary", description=f"{kind} training summary")
 
 
-def _train(kind: str, options: TrainOptions) -> dict:
+def _train(kind: str, options: TrainOptions, **inputs) -> dict:
     from sft.launch import run_training
 
     logger = get_run_logger()
     logger.info("%s: training %s into %s", kind, options.model or "the bundled SmolLM2", options.out)
-    metrics = run_training(options)
+    metrics = run_training(options, **inputs)
     logger.info("%s: %s steps, train metrics %s", kind, metrics["global_step"], json.dumps(metrics["train"]))
     _summary_artifact(kind, options, metrics)
     return metrics
@@ -54,8 +54,14 @@ def sft_flow(options: SftOptions) -> dict:
 @flow(name="grpo")
 @fails_cleanly
 def grpo_flow(options: GrpoOptions) -> dict:
-    """GRPO on GSM8K-style prompts with the rewards of sft.rewards; writes OUT/model and metrics.json."""
-    return _train("grpo", options)
+    """GRPO on GSM8K-style prompts with the rewards of sft.rewards, or on a task's problems (`--problems countdown`)
+    with the task's rewards beside them; writes OUT/model and metrics.json."""
+    from tasks.registry import task_problems, task_rewards
+
+    problems = None if options.run else task_problems(options.problems, n=options.limit, seed=options.seed)
+    if problems is None:
+        return _train("grpo", options)
+    return _train("grpo", options, problems=problems, extra_rewards=task_rewards(options.problems))
 
 
 # --- command line ---------------------------------------------------------------------------------------------------
@@ -147,7 +153,11 @@ def _reward_weights(pairs: list[str]) -> dict[str, float]:
 
 
 def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--problems", default="sample", help="GSM8K problems to train on (default: the bundled sample)")
+    parser.add_argument(
+        "--problems",
+        default="sample",
+        help="GSM8K problems (default: the bundled sample) or a task: countdown[:LEVEL], novel-ops[:LEVEL]",
+    )
     parser.add_argument("--run", help="take prompts and answers from this run's kept dataset instead of --problems")
     _add_common(parser, learning_rate=1e-6, batch_size=8)
     parser.add_argument("--num-generations", type=int, default=8, help="completions per prompt (default 8)")
@@ -178,6 +188,9 @@ def _run_grpo(args: argparse.Namespace) -> int:
 
     rewards = [r.strip() for r in args.rewards.split(",") if r.strip()]
     weights = _reward_weights(args.reward_weight)
+    if not args.run and _task_rewards(args.problems):  # a task's own rewards replace the GSM8K answer rewards
+        rewards = [r for r in rewards if r not in TASK_REPLACES]
+        weights = {k: v for k, v in weights.items() if k not in TASK_REPLACES}
     try:
         build_rewards(rewards, weights)
     except ValueError as exc:
@@ -210,6 +223,18 @@ def _run_grpo(args: argparse.Namespace) -> int:
     means = ", ".join(f"{k} {v[-1]:.3f}" for k, v in metrics["train"].get("reward_means", {}).items())
     print(f"grpo: {metrics['global_step']} steps; last reward means: {means}; model in {Path(args.out) / 'model'}")
     return 0
+
+
+TASK_REPLACES = ("numeric", "correct")  # GSM8K answer rewards that a task's own rewards replace
+
+
+def _task_rewards(problems: str) -> dict:
+    """The task's reward functions when --problems names a task (its level checked here, before Prefect starts)."""
+    from tasks.registry import task_problems, task_rewards
+
+    if task_problems(problems, n=1) is None:
+        return {}
+    return task_rewards(problems)
 
 
 # --- export ---------------------------------------------------------------------------------------------------------

@@ -16,11 +16,12 @@ from sft.runtime import METRICS_FILE, GrpoOptions, SftOptions, TrainOptions, opt
 OPTIONS_FILE = "train_options.json"
 
 
-def run_here(options: TrainOptions) -> dict:
+def run_here(options: TrainOptions, **inputs) -> dict:
+    """Train in this process; `inputs` (a flow's task problems, extra rewards) go to the GRPO stage."""
     if isinstance(options, GrpoOptions):
         from sft.train_grpo import run_grpo
 
-        return run_grpo(options)
+        return run_grpo(options, **inputs)
     if isinstance(options, SftOptions):
         from sft.train_sft import run_sft
 
@@ -47,10 +48,14 @@ def accelerate_command(options_file: Path, gpus: int) -> list[str]:
     ]
 
 
-def run_training(options: TrainOptions) -> dict:
-    """Train with `options`: in this process for one device, else under `accelerate launch`; returns the metrics."""
+def run_training(options: TrainOptions, **inputs) -> dict:
+    """Train with `options`: in this process for one device, else under `accelerate launch`; returns the metrics.
+
+    `inputs` (a task's problems and reward functions, from a flow) work in this process only."""
     if options.gpus <= 1:
-        return run_here(options)
+        return run_here(options, **inputs)
+    if any(value is not None for value in inputs.values()):
+        raise UserError("--problems TASK trains on one device for now; drop --gpus.")
     from sft.runtime import check_gpus
 
     check_gpus(options.gpus)
