@@ -31,6 +31,8 @@ class AugmentConfig:
     muggle_agreement: float = 0.5  # share of votes the majority answer needs
     perturb_n: int = 2  # perturbed versions per problem
     perturb_programs: str = "solution,model"  # where perturb programs come from, in order (see augmenters.perturb)
+    primed_style: str = "all"  # reasoning style of the primed augmenter (core.schemas.PRIMED_STYLES)
+    primed_n: int = 2  # primed solutions per problem
 
     def params(
         self, *, temperature: float | None = None, max_tokens: int | None = None, seed_key: str = ""

@@ -22,6 +22,7 @@ FLOWS: dict[str, str] = {
     "grpo": "flows.train:GRPO_COMMAND",
     "evaluate": "flows.evaluate:EVALUATE_COMMAND",
     "export": "flows.train:EXPORT_COMMAND",
+    "mine-failures": "flows.mine_failures:COMMAND",
 }
 
 

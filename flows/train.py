@@ -58,6 +58,8 @@ def grpo_flow(options: GrpoOptions) -> dict:
     with the task's rewards beside them; writes OUT/model and metrics.json."""
     from tasks.registry import task_problems, task_rewards
 
+    if options.method == "r3":
+        return _train("grpo", options, **_r3_inputs(options.failures))
     problems = None if options.run else task_problems(options.problems, n=options.limit, seed=options.seed)
     if problems is None:
         return _train("grpo", options)
@@ -178,6 +180,13 @@ def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--length-soft-limit", type=int, default=256, help="length reward: tokens free of penalty")
     parser.add_argument("--length-hard-limit", type=int, default=512, help="length reward: tokens of full penalty")
+    parser.add_argument(
+        "--method",
+        choices=["grpo", "r3"],
+        default="grpo",
+        help="grpo (default) or r3: train reflections on mined failures, rewarded when a retry succeeds",
+    )
+    parser.add_argument("--failures", help="with --method r3: the --out folder of `flows run mine-failures`")
     parser.add_argument("--vllm", choices=["colocate", "server"], help="generate with vLLM (GPU only)")
     parser.add_argument("--vllm-server-url", help="with --vllm server: e.g. http://localhost:8000 (`trl vllm-serve`)")
     parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3, help="with --vllm colocate (0.3)")
@@ -188,7 +197,10 @@ def _run_grpo(args: argparse.Namespace) -> int:
 
     rewards = [r.strip() for r in args.rewards.split(",") if r.strip()]
     weights = _reward_weights(args.reward_weight)
-    if not args.run and _task_rewards(args.problems):  # a task's own rewards replace the GSM8K answer rewards
+    if args.method == "r3":  # the reflection is rewarded by its retry alone, never by an answer of its own
+        rewards, weights = [], {}
+        _r3_inputs(args.failures)  # a missing or foreign --failures: one sentence before Prefect starts
+    elif not args.run and _task_rewards(args.problems):  # a task's own rewards replace the GSM8K answer rewards
         rewards = [r for r in rewards if r not in TASK_REPLACES]
         weights = {k: v for k, v in weights.items() if k not in TASK_REPLACES}
     try:
@@ -218,11 +230,31 @@ def _run_grpo(args: argparse.Namespace) -> int:
         vllm=args.vllm,
         vllm_server_url=args.vllm_server_url,
         vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+        method=args.method,
+        failures=args.failures,
     )
     metrics = run_flow(grpo_flow, options)
     means = ", ".join(f"{k} {v[-1]:.3f}" for k, v in metrics["train"].get("reward_means", {}).items())
     print(f"grpo: {metrics['global_step']} steps; last reward means: {means}; model in {Path(args.out) / 'model'}")
     return 0
+
+
+def _r3_inputs(failures: str | None) -> dict:
+    """The mined failures and the check of their task (its verifier; GSM8K: the final answer equals `answer`)."""
+    from flows.mine_failures import read_failures
+    from tasks.registry import TASKS, load_task
+
+    if not failures:
+        raise UserError("--method r3 needs --failures DIR, the --out folder of `flows run mine-failures`.")
+    problems = read_failures(failures)
+    tasks = set(problems["task"].unique().to_list())
+    if len(tasks) != 1:
+        raise UserError(f"{failures} mixes tasks {sorted(tasks)}; mine one task per folder.")
+    task = tasks.pop()
+    if task not in TASKS:
+        return {"problems": problems, "check": None}
+    verify = load_task(task).verify
+    return {"problems": problems, "check": lambda text, row: verify(text, **row)}
 
 
 TASK_REPLACES = ("numeric", "correct")  # GSM8K answer rewards that a task's own rewards replace

@@ -18,6 +18,10 @@ OPTIONS_FILE = "train_options.json"
 
 def run_here(options: TrainOptions, **inputs) -> dict:
     """Train in this process; `inputs` (a flow's task problems, extra rewards) go to the GRPO stage."""
+    if isinstance(options, GrpoOptions) and options.method == "r3":
+        from sft.r3 import run_r3
+
+        return run_r3(options, **inputs)
     if isinstance(options, GrpoOptions):
         from sft.train_grpo import run_grpo
 
