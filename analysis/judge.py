@@ -69,7 +69,7 @@ def parse_judgement(reply: str | None) -> Counts:
     counts: Counts = {}
     for name in BEHAVIOURS:
         found = re.findall(rf"<{name}>\s*([^<]{{0,20}}?)\s*</{name}>", reply or "", re.IGNORECASE)
-        values = {v for v in found}
+        values = set(found)
         if len(values) != 1:
             counts[name] = None
             continue

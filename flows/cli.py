@@ -23,6 +23,7 @@ FLOWS: dict[str, str] = {
     "evaluate": "flows.evaluate:EVALUATE_COMMAND",
     "export": "flows.train:EXPORT_COMMAND",
     "mine-failures": "flows.mine_failures:COMMAND",
+    "behaviours": "flows.behaviours:COMMAND",
 }
 
 
