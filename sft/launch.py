@@ -59,7 +59,7 @@ def run_training(options: TrainOptions, **inputs) -> dict:
     if options.gpus <= 1:
         return run_here(options, **inputs)
     if any(value is not None for value in inputs.values()):
-        raise UserError("--problems TASK trains on one device for now; drop --gpus.")
+        raise UserError("--problems TASK and --method r3 train on one device for now; drop --gpus.")
     from sft.runtime import check_gpus
 
     check_gpus(options.gpus)
