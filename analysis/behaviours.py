@@ -36,7 +36,7 @@ _PATTERNS: dict[str, list[str]] = {
         r"\bis (?:indeed|correct)\b|\bconfirm(?:s|ed)?\b|\bverified\b|✓|✔",
     ],
     "backtracking": [
-        r"(?:^|[.!?]\s+|\n)\s*(?:wait|hmm|oops|no)\b[,.!:]?",
+        r"(?:^|[.!?]\s+|\n)\s*(?:(?:wait|hmm|oops)\b|no[,.!:])",  # "No other answer" is no backtrack
         r"\bbut wait\b",
         rf"\b(?:that|this|it)(?:'s| is| was)? (?:not right|wrong|incorrect|a mistake|{_TOO})",
         r"\b(?:that|this|it) (?:does(?:n't| not)|did(?:n't| not)|won't|will not) (?:work|help|give|reach)",

@@ -32,6 +32,7 @@ def test_story_words_are_not_behaviours():
         "Tom writes a check for $40 and another check for $25, so 40 + 25 = 65.",
         "The train goes back to the station after 3 hours.",
         "Mary gave 5 cookies to Anna instead of Ben.",
+        "So, the answer is 25.\n\nNo other answer is needed.",  # seen in SmolLM2's Countdown attempts
     ]:
         assert detect(text) == dict.fromkeys(BEHAVIOURS, 0), text
 
