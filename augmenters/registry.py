@@ -14,6 +14,7 @@ AUGMENTERS: dict[str, str] = {
     "fobar": "augmenters.fobar",
     "muggle": "augmenters.muggle",
     "perturb": "augmenters.perturb",
+    "primed": "augmenters.primed",  # the style comes from --primed-style
 }
 DEFAULT_AUGMENTERS = ("ansaug", "rephrase", "sv", "fobar")
 

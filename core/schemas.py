@@ -37,6 +37,16 @@ SAMPLE_SCHEMA = pl.Schema(
     }
 )
 
+# Reasoning styles of the behaviour-primed augmenter (augmenters/primed.py); each is its own type.
+PRIMED_STYLES = (
+    "all",
+    "backtracking",
+    "backtracking+verification",
+    "backtracking+subgoals",
+    "backtracking+backward",
+    "none",
+)
+
 # MetaMathQA type names, plus ours.
 TYPE_NAMES = {
     "ansaug": "GSM_AnsAug",
@@ -45,6 +55,7 @@ TYPE_NAMES = {
     "fobar": "GSM_FOBAR",
     "muggle": "GSM_Muggle",
     "perturb": "GSM_Perturbed",
+    **{f"primed-{style}": f"GSM_Primed_{style}" for style in PRIMED_STYLES},
 }
 
 

@@ -93,6 +93,23 @@ def _gain_table(report: dict) -> str:
     return "".join(rows)
 
 
+def _behaviour_table(behaviours: dict | None) -> str:
+    """Per type: share of kept responses showing each reasoning behaviour, and its mean count per response."""
+    if not behaviours or not behaviours.get("table"):
+        return '<p class="note">No kept samples to read behaviours from.</p>'
+    names = ("verification", "backtracking", "subgoal_setting", "backward_chaining")
+    head = "".join(f"<th>{escape(n.replace('_', ' '))}<br>share · mean</th>" for n in names)
+    rows = [
+        f'<p class="note">Counted by {escape(behaviours["method"])}: a sentence showing a behaviour counts once.</p>',
+        f'<table><tr><th class="name">type</th><th>responses</th>{head}</tr>',
+    ]
+    for row in behaviours["table"]:
+        cells = "".join(f"<td>{_num(row[f'{n}_share'], 2)} · {_num(row[f'{n}_mean'], 2)}</td>" for n in names)
+        rows.append(f'<tr><td class="name">{escape(str(row["group"]))}</td><td>{row["responses"]}</td>{cells}</tr>')
+    rows.append("</table>")
+    return "".join(rows)
+
+
 def _selection_table(selection: dict | None) -> str:
     if not selection:
         return '<p class="note">No selection was asked for (use --select-budget N).</p>'
@@ -145,6 +162,7 @@ problems from {escape(report["base"]["source"])} · {report["overall"]["count"]}
 <p class="note">{escape(report["metric"])}</p>
 <h2>Funnel per type</h2>{_funnel_table(report["funnel"], colors)}
 <h2>Diversity gain per type</h2>{gain_svg}{_gain_table(report)}
+<h2>Reasoning behaviours per type</h2>{_behaviour_table(report.get("behaviours"))}
 <h2>Nearest-base distances per type</h2><div class="hist">{"".join(histograms)}</div>
 <h2>2-D projection (PCA) of base and new samples</h2>
 <p class="note">{report["projection"]["base_points"]} base and {report["projection"]["new_points"]} new points

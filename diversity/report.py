@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.behaviours import behaviour_table, detect
 from diversity import charts, html
 from diversity.embed import Embedder
 from diversity.gain import gain_by_type, mean_or_nan, nearest
@@ -89,6 +90,11 @@ def build_report(
         }
         browser.extend(_pair(data, i, distances, nearest_rows) for i in _browser_rows(order, rng))
 
+    responses = data.kept["response"].fill_null("").to_list()
+    by_type: dict[str, list] = {}
+    for name, text in zip(types, responses, strict=True):
+        by_type.setdefault(name, []).append(detect(text))
+    report["behaviours"] = {"method": "rules (analysis.behaviours)", "table": behaviour_table(by_type)}
     report["selection"] = _select(run, data, new_emb, base_emb, distances, select_budget, seed)
     colors = charts.type_colors(list(per_type))
     histograms, x_max = [], float(max(distances.max() if len(distances) else 0.0, 0.01))

@@ -19,13 +19,14 @@ import faiss
 import numpy as np
 import polars as pl
 
+from core.schemas import PRIMED_STYLES
 from filters.base import drop_ids, kept_positions
 from filters.embeddings import Embedder
 from filters.text import normalize_text, numbers_in
 
 NEAR_DUPLICATE = "near_duplicate"
 NEAR_DUPLICATE_SOURCE = "near_duplicate_source"
-ANSWER_ONLY_TYPES = frozenset({"GSM_AnsAug"})  # query is the source question by design
+ANSWER_ONLY_TYPES = frozenset({"GSM_AnsAug", *(f"GSM_Primed_{s}" for s in PRIMED_STYLES)})  # query: the source
 DEFAULT_THRESHOLD = 0.98  # MiniLM cosine: light paraphrases measure >= 0.995, a real rephrasing ~0.975
 
 

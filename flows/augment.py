@@ -36,7 +36,7 @@ from core.llm.openai_backend import ServerBroken
 from core.llm.replay import ReplayLLM
 from core.llm.vllm_options import add_engine_arguments, engine_options
 from core.run_files import write_dataset, write_json, write_parquet
-from core.schemas import samples_frame
+from core.schemas import PRIMED_STYLES, samples_frame
 from filters.answer_check import check_answers
 from filters.best_of_n import select_best_of_n
 from filters.embeddings import Embedder
@@ -635,6 +635,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="where perturb programs come from, tried in order: 'solution' (the reference solution's calculator "
         "marks, no model) and/or 'model' (default: solution,model)",
     )
+    p.add_argument("--primed-style", default=d.primed_style, choices=PRIMED_STYLES, help="style of 'primed' (all)")
+    p.add_argument("--primed-n", type=int, default=d.primed_n, help="primed solutions per problem")
     f = FilterOptions()
     p.add_argument("--scorer", default=None, help="best-of-N scorer: orm, prm-qwen, prm-shepherd, verifier or mc")
     p.add_argument("--scorer-model", default=None, help="reward model folder / Hub id (verifier: the LLM backend)")

@@ -27,6 +27,8 @@ FLOWS: dict[str, str] = {
     "export": "flows.train:EXPORT_COMMAND",
     "prm-labels": "flows.prm_labels:COMMAND",
     "self-train": "flows.self_train:COMMAND",
+    "mine-failures": "flows.mine_failures:COMMAND",
+    "behaviours": "flows.behaviours:COMMAND",
 }
 
 

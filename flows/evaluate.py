@@ -24,6 +24,8 @@ from flows.options import (
 from flows.outcome import fails_cleanly, run_flow
 from sft.prompts import AHA_ANSWER, AHA_QUESTION
 
+TASK_EVAL_SEED = 1_000_003
+
 
 @dataclass
 class EvaluateOptions:
@@ -70,8 +72,10 @@ def evaluate_flow(options: EvaluateOptions) -> dict:
     """Write OUT/eval.json (accuracy, pass@k, best@k, per problem, aha table) and OUT/eval.md."""
     from prefect.artifacts import create_markdown_artifact
 
+    from analysis.behaviours import behaviour_columns
     from core.datasets import load_problems
     from sft.evaluate import SamplingSettings, aha_table, evaluate_problems, markdown_report, write_eval
+    from tasks.registry import load_task, split_task_name, task_problems
 
     logger = get_run_logger()
     settings = SamplingSettings(
@@ -83,12 +87,19 @@ def evaluate_flow(options: EvaluateOptions) -> dict:
     )
     result: dict = {"backend": options.backend, "options": asdict(options)}
     if options.accuracy:
-        problems = load_problems(options.problems, limit=options.limit, split="test")
+        # a task's evaluation problems come from their own seed, apart from the training draws (seed 0, 1, ...)
+        problems = task_problems(options.problems, n=options.limit, seed=TASK_EVAL_SEED + (options.seed or 0))
+        check = None
+        if problems is None:
+            problems = load_problems(options.problems, limit=options.limit, split="test")
+        else:
+            verify = load_task(split_task_name(options.problems)[0]).verify
+            check = lambda text, row: verify(text, **row)  # noqa: E731
         llm = _make_llm(options, _accuracy_model(options))
         try:
             logger.info("evaluating %s on %d problems (k=%d)", llm.name, problems.height, options.k)
             result["model"] = llm.name
-            result.update(asyncio.run(evaluate_problems(llm, problems, settings)))
+            result.update(asyncio.run(evaluate_problems(llm, problems, settings, check=check)))
         finally:
             llm.close()
         logger.info("accuracy %.3f", result["accuracy"])
@@ -108,6 +119,7 @@ def evaluate_flow(options: EvaluateOptions) -> dict:
             options.aha_answer,
             options.aha_samples,
             settings,
+            describe=behaviour_columns,
         )
     path = write_eval(options.out, result)
     create_markdown_artifact(markdown_report(result), key="evaluation", description=f"written to {path}")
@@ -119,7 +131,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="local", choices=["local", "openai", "vllm"], help="LLM backend (local)")
     parser.add_argument("--model", help="model to evaluate (default: the run's model/, else the bundled SmolLM2)")
     parser.add_argument("--base-url", type=url_list, help="with --backend openai: the server's URL(s), comma-separated")
-    parser.add_argument("--problems", default="sample", help="GSM8K test problems (default: the bundled sample)")
+    parser.add_argument(
+        "--problems", default="sample", help="GSM8K test problems (default: the bundled sample), or a task: countdown"
+    )
     parser.add_argument("--limit", type=positive_int, help="evaluate only the first N problems")
     parser.add_argument(
         "--k", type=nonnegative_int, default=4, help="pass@k and best@k; 0 for greedy accuracy only (default 4)"

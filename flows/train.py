@@ -49,12 +49,12 @@ def _summary_artifact(kind: str, options: TrainOptions, metrics: dict) -> None:
     create_markdown_artifact("\n".join(lines), key=f"{kind}-summary", description=f"{kind} training summary")
 
 
-def _train(kind: str, options: TrainOptions) -> dict:
+def _train(kind: str, options: TrainOptions, **inputs) -> dict:
     from sft.launch import run_training
 
     logger = get_run_logger()
     logger.info("%s: training %s into %s", kind, options.model or "the bundled SmolLM2", options.out)
-    metrics = run_training(options)
+    metrics = run_training(options, **inputs)
     logger.info("%s: %s steps, train metrics %s", kind, metrics["global_step"], json.dumps(metrics["train"]))
     _summary_artifact(kind, options, metrics)
     return metrics
@@ -70,8 +70,16 @@ def sft_flow(options: SftOptions) -> dict:
 @flow(name="grpo")
 @fails_cleanly
 def grpo_flow(options: GrpoOptions) -> dict:
-    """GRPO on GSM8K-style prompts with the rewards of sft.rewards; writes OUT/model and metrics.json."""
-    return _train("grpo", options)
+    """GRPO on GSM8K-style prompts with the rewards of sft.rewards, or on a task's problems (`--problems countdown`)
+    with the task's rewards beside them; writes OUT/model and metrics.json."""
+    from tasks.registry import task_problems, task_rewards
+
+    if options.method == "r3":
+        return _train("grpo", options, **_r3_inputs(options.failures))
+    problems = None if options.run else task_problems(options.problems, n=options.limit, seed=options.seed)
+    if problems is None:
+        return _train("grpo", options)
+    return _train("grpo", options, problems=problems, extra_rewards=task_rewards(options.problems))
 
 
 # --- command line ---------------------------------------------------------------------------------------------------
@@ -188,7 +196,11 @@ def _reward_weights(pairs: list[str]) -> dict[str, float]:
 
 
 def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--problems", default="sample", help="GSM8K problems to train on (default: the bundled sample)")
+    parser.add_argument(
+        "--problems",
+        default="sample",
+        help="GSM8K problems (default: the bundled sample) or a task: countdown[:LEVEL], novel-ops[:LEVEL]",
+    )
     parser.add_argument(
         "--run",
         type=run_source,
@@ -220,6 +232,15 @@ def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--length-hard-limit", type=positive_int, default=512, help="length reward: tokens of full penalty"
     )
+    parser.add_argument(
+        "--method",
+        choices=["grpo", "r3"],
+        default="grpo",
+        help="grpo (default) or r3: train reflections on mined failures, rewarded when a retry succeeds",
+    )
+    parser.add_argument(
+        "--failures", type=existing_folder, help="with --method r3: the --out folder of `flows run mine-failures`"
+    )
     parser.add_argument("--vllm", choices=["colocate", "server"], help="generate with vLLM (GPU only)")
     parser.add_argument(
         "--vllm-server-url", type=url, help="with --vllm server: e.g. http://localhost:8000 (`trl vllm-serve`)"
@@ -232,6 +253,12 @@ def _run_grpo(args: argparse.Namespace) -> int:
 
     rewards = [r.strip() for r in args.rewards.split(",") if r.strip()]
     weights = _reward_weights(args.reward_weight)
+    if args.method == "r3":  # the reflection is rewarded by its retry alone, never by an answer of its own
+        rewards, weights = [], {}
+        _r3_inputs(args.failures)  # a missing or foreign --failures: one sentence before Prefect starts
+    elif not args.run and _task_rewards(args.problems):  # a task's own rewards replace the GSM8K answer rewards
+        rewards = [r for r in rewards if r not in TASK_REPLACES]
+        weights = {k: v for k, v in weights.items() if k not in TASK_REPLACES}
     try:
         build_rewards(rewards, weights)
     except ValueError as exc:
@@ -261,11 +288,43 @@ def _run_grpo(args: argparse.Namespace) -> int:
         vllm=args.vllm,
         vllm_server_url=args.vllm_server_url,
         vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+        method=args.method,
+        failures=args.failures,
     )
     metrics = run_flow(grpo_flow, options)
     means = ", ".join(f"{k} {v[-1]:.3f}" for k, v in metrics["train"].get("reward_means", {}).items())
     print(f"grpo: {metrics['global_step']} steps; last reward means: {means}; model in {Path(args.out) / 'model'}")
     return 0
+
+
+def _r3_inputs(failures: str | None) -> dict:
+    """The mined failures and the check of their task (its verifier; GSM8K: the final answer equals `answer`)."""
+    from flows.mine_failures import read_failures
+    from tasks.registry import TASKS, load_task
+
+    if not failures:
+        raise UserError("--method r3 needs --failures DIR, the --out folder of `flows run mine-failures`.")
+    problems = read_failures(failures)
+    tasks = set(problems["task"].unique().to_list())
+    if len(tasks) != 1:
+        raise UserError(f"{failures} mixes tasks {sorted(tasks)}; mine one task per folder.")
+    task = tasks.pop()
+    if task not in TASKS:
+        return {"problems": problems, "check": None}
+    verify = load_task(task).verify
+    return {"problems": problems, "check": lambda text, row: verify(text, **row)}
+
+
+TASK_REPLACES = ("numeric", "correct")  # GSM8K answer rewards that a task's own rewards replace
+
+
+def _task_rewards(problems: str) -> dict:
+    """The task's reward functions when --problems names a task (its level checked here, before Prefect starts)."""
+    from tasks.registry import task_problems, task_rewards
+
+    if task_problems(problems, n=1) is None:
+        return {}
+    return task_rewards(problems)
 
 
 # --- export ---------------------------------------------------------------------------------------------------------

@@ -71,10 +71,18 @@ def sft_dataset(run: str | Path, system_prompt: str | None = REASONING_SYSTEM_PR
 
 
 def grpo_records(problems: pl.DataFrame, system_prompt: str | None = REASONING_SYSTEM_PROMPT) -> list[dict]:
-    """GRPO rows: a conversational `prompt` and the gold `answer` the reward functions receive."""
+    """GRPO rows: a conversational `prompt` and the gold `answer` the reward functions receive, plus a task's own
+    columns beyond the problem schema (Countdown's `numbers`, `target`), which reach the rewards as keywords."""
+    from core.schemas import PROBLEM_SCHEMA
+
+    extra = [c for c in problems.columns if c not in PROBLEM_SCHEMA and c not in ("prompt", "completion")]
     return [
-        {"prompt": reasoning_messages(row["question"], system_prompt), "answer": row["answer"]}
-        for row in problems.select("question", "answer").iter_rows(named=True)
+        {
+            "prompt": reasoning_messages(row["question"], system_prompt),
+            "answer": row["answer"],
+            **{c: row[c] for c in extra},
+        }
+        for row in problems.select("question", "answer", *extra).iter_rows(named=True)
         if row["answer"] is not None
     ]
 

@@ -68,12 +68,23 @@ async def _solve(llm: LLM, question: str, n: int, params: GenParams, system_prom
     return [c.text for c in completions]
 
 
-async def evaluate_problems(llm: LLM, problems: pl.DataFrame, settings: SamplingSettings = SamplingSettings()) -> dict:
+Check = Callable[[str, dict], bool]  # (reply text, problem row) -> correct? A task's verifier, passed by the flow.
+
+
+def _gold_check(text: str, row: dict) -> bool:
+    return answers_equal(row["answer"], extract_answer(text))
+
+
+async def evaluate_problems(
+    llm: LLM, problems: pl.DataFrame, settings: SamplingSettings = SamplingSettings(), check: Check | None = None
+) -> dict:
     """Greedy accuracy, and with k > 0 pass@k (from `samples` draws) and best@k (majority of the first k draws).
 
+    `check` decides correctness for a task (Countdown's verifier); by default the final answer must equal `answer`.
     All requests are issued at once; the backend batches them.
     """
-    rows = problems.select("id", "question", "answer").to_dicts()
+    check = check or _gold_check
+    rows = problems.to_dicts()
     if not rows:
         raise UserError("There are no problems to evaluate; check --problems and --limit.")
     greedy = GenParams(temperature=0.0, max_tokens=settings.max_tokens, seed=settings.seed)
@@ -92,19 +103,22 @@ async def evaluate_problems(llm: LLM, problems: pl.DataFrame, settings: Sampling
             "id": row["id"],
             "gold": row["answer"],
             "greedy_answer": extract_answer(text),
-            "greedy_correct": answers_equal(row["answer"], extract_answer(text)),
+            "greedy_correct": check(text, row),
             "greedy_response": text,
         }
         if settings.k:
             answers = [extract_answer(t) for t in sample_texts[i]]
-            correct = sum(answers_equal(row["answer"], a) for a in answers)
+            correct = sum(check(t, row) for t in sample_texts[i])
             record.update(
                 sample_answers=answers,
                 sample_correct=correct,
                 pass_at_k=pass_at_k(len(answers), correct, settings.k),
                 best_answer=best_answer(answers[: settings.k]),
             )
-            record["best_correct"] = answers_equal(row["answer"], record["best_answer"])
+            first_k = zip(sample_texts[i][: settings.k], answers[: settings.k], strict=True)
+            chosen = record["best_answer"]
+            best = next((t for t, a in first_k if chosen is not None and normalize_answer(a) == chosen), None)
+            record["best_correct"] = best is not None and check(best, row)
         per_problem.append(record)
 
     count = len(per_problem)
@@ -158,10 +172,20 @@ def loadable_model(folder: Path) -> Path:
     return merged
 
 
+Describe = Callable[[list[str]], dict]  # the samples' texts -> extra columns (the flow's behaviour counts)
+
+
 async def aha_counts(
-    llm: LLM, question: str, answer: str, n: int, params: GenParams, system_prompt: str | None
+    llm: LLM,
+    question: str,
+    answer: str,
+    n: int,
+    params: GenParams,
+    system_prompt: str | None,
+    describe: Describe | None = None,
 ) -> dict:
-    """For n samples of one question: how many are correct, how many reflect ("aha"), how many do both."""
+    """For n samples of one question: how many are correct, how many reflect ("aha"), how many do both, and the
+    columns `describe` adds (how many show each reasoning behaviour)."""
     texts = await _solve(llm, question, n, params, system_prompt)
     correct = [answers_equal(answer, extract_answer(t)) for t in texts]
     aha = [has_reflection(t) for t in texts]
@@ -170,6 +194,7 @@ async def aha_counts(
         "correct": sum(correct),
         "aha": sum(aha),
         "both": sum(c and a for c, a in zip(correct, aha, strict=True)),
+        **(describe(texts) if describe else {}),
     }
 
 
@@ -180,6 +205,7 @@ def aha_table(
     answer: str,
     n: int = 16,
     settings: SamplingSettings = SamplingSettings(),
+    describe: Describe | None = None,
 ) -> list[dict]:
     """One row per checkpoint of the run (step order, then the final model): label, samples, correct, aha, both."""
     params = GenParams(temperature=settings.temperature, max_tokens=settings.max_tokens, seed=settings.seed)
@@ -187,7 +213,7 @@ def aha_table(
     for label, folder in run_checkpoints(run_dir):
         llm = make_llm(str(loadable_model(folder)))
         try:
-            counts = asyncio.run(aha_counts(llm, question, answer, n, params, settings.system_prompt))
+            counts = asyncio.run(aha_counts(llm, question, answer, n, params, settings.system_prompt, describe))
         finally:
             llm.close()
         rows.append({"checkpoint": label, **counts})
@@ -209,11 +235,16 @@ def markdown_report(result: dict) -> str:
             "",
             f"Question: {aha['question']}  (gold answer: {aha['answer']})",
             "",
-            "| checkpoint | samples | correct | has aha | both |",
-            "| --- | --- | --- | --- | --- |",
+        ]
+        fixed = ("checkpoint", "samples", "correct", "aha", "both")
+        extra = [k for k in result["aha_table"][0] if k not in fixed]
+        lines += [
+            "| checkpoint | samples | correct | has aha | both |" + "".join(f" {k} |" for k in extra),
+            "| --- | --- | --- | --- | --- |" + " --- |" * len(extra),
         ]
         lines += [
             f"| {r['checkpoint']} | {r['samples']} | {r['correct']} | {r['aha']} | {r['both']} |"
+            + "".join(f" {r.get(k)} |" for k in extra)
             for r in result["aha_table"]
         ]
     return "\n".join(lines) + "\n"

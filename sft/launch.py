@@ -17,11 +17,16 @@ from sft.runtime import METRICS_FILE, GrpoOptions, SftOptions, TrainOptions, opt
 OPTIONS_FILE = "train_options.json"
 
 
-def run_here(options: TrainOptions) -> dict:
+def run_here(options: TrainOptions, **inputs) -> dict:
+    """Train in this process; `inputs` (a flow's task problems, extra rewards) go to the GRPO stage."""
+    if isinstance(options, GrpoOptions) and options.method == "r3":
+        from sft.r3 import run_r3
+
+        return run_r3(options, **inputs)
     if isinstance(options, GrpoOptions):
         from sft.train_grpo import run_grpo
 
-        return run_grpo(options)
+        return run_grpo(options, **inputs)
     if isinstance(options, SftOptions):
         from sft.train_sft import run_sft
 
@@ -58,14 +63,17 @@ def accelerate_command(options_file: Path, gpus: int, port: int | None = None) -
     ]
 
 
-def run_training(options: TrainOptions) -> dict:
+def run_training(options: TrainOptions, **inputs) -> dict:
     """Train with `options`: in this process for one device, else (or with DeepSpeed / FSDP) under `accelerate
-    launch`; returns the metrics."""
+    launch`; returns the metrics. `inputs` (a task's problems and reward functions, from a flow) work in this process
+    only."""
     from sft.runtime import check_distributed, check_gpus
 
     check_distributed(options)
     if options.gpus <= 1 and not (options.deepspeed or options.fsdp):
-        return run_here(options)
+        return run_here(options, **inputs)
+    if any(value is not None for value in inputs.values()):
+        raise UserError("--problems TASK and --method r3 train in one process; drop --gpus, --deepspeed, --fsdp.")
     check_gpus(options.gpus)
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,8 @@ class GrpoOptions(TrainOptions):
     vllm: str | None = None  # None, "colocate" or "server"
     vllm_server_url: str | None = None
     vllm_gpu_memory_utilization: float = 0.3
+    method: str = "grpo"  # "r3": Reflect-Retry-Reward on mined failures (sft.r3)
+    failures: str | None = None  # with r3: the --out folder of `flows run mine-failures`
 
 
 def options_to_json(options: TrainOptions) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+import polars as pl
+
 from core.datasets import load_problems
 from sft.data import grpo_dataset, kept_as_problems
-from sft.rewards import build_rewards
+from sft.rewards import RewardFunc, build_rewards
 from sft.runtime import (
     GrpoOptions,
     check_gpus,
@@ -32,21 +34,31 @@ def vllm_args(options: GrpoOptions) -> dict:
     return args
 
 
-def build_grpo_trainer(options: GrpoOptions):
+def build_grpo_trainer(
+    options: GrpoOptions,
+    problems: pl.DataFrame | None = None,
+    extra_rewards: dict[str, RewardFunc] | None = None,
+    dataset=None,
+):
+    """The GRPOTrainer of `options`. A flow may pass a task's `problems` (else they come from --run / --problems),
+    `extra_rewards` (weight 1 each, after the named ones) and a ready `dataset` (then `problems` is not read)."""
     from trl import GRPOConfig, GRPOTrainer
 
     check_gpus(options.gpus)
-    problems = (
-        kept_as_problems(options.run, limit=options.limit)
-        if options.run
-        else load_problems(options.problems, limit=options.limit, split="train")
-    )
+    if dataset is None and problems is None:
+        problems = (
+            kept_as_problems(options.run, limit=options.limit)
+            if options.run
+            else load_problems(options.problems, limit=options.limit, split="train")
+        )
     reward_funcs, weights = build_rewards(
         options.rewards,
         options.reward_weights,
         soft_limit=options.length_soft_limit,
         hard_limit=options.length_hard_limit,
     )
+    reward_funcs += list((extra_rewards or {}).values())
+    weights += [1.0] * len(extra_rewards or {})
     config = GRPOConfig(
         **common_args(options),
         num_generations=options.num_generations,
@@ -61,7 +73,7 @@ def build_grpo_trainer(options: GrpoOptions):
         model=resolve_model(options.model),
         reward_funcs=reward_funcs,
         args=config,
-        train_dataset=grpo_dataset(problems),
+        train_dataset=dataset if dataset is not None else grpo_dataset(problems),
         peft_config=lora_config(options),
     )
 
@@ -76,9 +88,15 @@ def reward_means(log_history: list[dict]) -> dict[str, list[float]]:
     return means
 
 
-def run_grpo(options: GrpoOptions) -> dict:
+def run_grpo(
+    options: GrpoOptions, problems: pl.DataFrame | None = None, extra_rewards: dict[str, RewardFunc] | None = None
+) -> dict:
     """Train, then write OUT/model (and OUT/adapter with LoRA) and OUT/metrics.json; returns the metrics."""
-    trainer = build_grpo_trainer(options)
+    return train_and_save(build_grpo_trainer(options, problems, extra_rewards), options)
+
+
+def train_and_save(trainer, options: GrpoOptions) -> dict:
+    """Run a built GRPO trainer, then write OUT/model (OUT/adapter with LoRA) and OUT/metrics.json."""
     started = time.perf_counter()
     result = trainer.train()
     train_metrics = {**result.metrics, "wall_s": round(time.perf_counter() - started, 3)}
