@@ -81,7 +81,9 @@ def parse_levels(level: int | str) -> list[tuple[str | None, int]]:
     except ValueError:
         levels = []
     if not levels:
-        raise UserError(f"Unknown novel-ops level {level!r}: give 1-{MAX_LEVEL}, a range like 2-5, easy, medium, hard or all.")
+        raise UserError(
+            f"Unknown novel-ops level {level!r}: give 1-{MAX_LEVEL}, a range like 2-5, easy, medium, hard or all."
+        )
     for lv in levels:
         level_spec(lv)
     return [(None, lv) for lv in levels]

@@ -120,7 +120,7 @@ def chain_report(text: str, graph: str | dict) -> ChainReport:
     return ChainReport(steps=len(steps), nodes=len(graph["nodes"]), solved=solved, aligned=aligned)
 
 
-# --- rewards (TRL's signature) ---------------------------------------------------------------------------------------
+# --- rewards (TRL's signature) ----------------------------------------------------------------------------------------
 
 
 def final_correct(text: str, answer: str | None) -> bool:
@@ -171,7 +171,7 @@ def format_reward(completions: Sequence, graph: Sequence[str], **kwargs) -> list
     return rewards
 
 
-# --- the causal intervention -------------------------------------------------------------------------------------------
+# --- the causal intervention ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -64,9 +64,8 @@ def test_answers_are_exact_and_agree_with_graph_and_solution():
         assert Fraction(row["answer"]) == recompute(graph)
         fractional += Fraction(row["answer"]).denominator != 1
         for node in graph["nodes"]:  # each stored value is its operator applied to its operands' stored values
-            left, right = (
-                Fraction(graph["nodes"][a["node"]]["value"]) if "node" in a else Fraction(a["num"]) for a in node["args"]
-            )
+            values = [graph["nodes"][a["node"]]["value"] if "node" in a else a["num"] for a in node["args"]]
+            left, right = (Fraction(v) for v in values)
             assert apply_formula(graph["operators"][node["op"]], left, right) == Fraction(node["value"])
         assert verify(row["solution"], **row)
         report = chain_report(row["solution"], graph)  # the reference solution solves every node
