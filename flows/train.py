@@ -13,6 +13,7 @@ from flows.command import FlowCommand
 from flows.outcome import fails_cleanly, run_flow
 from sft.rewards import DEFAULT_REWARDS, REWARDS
 from sft.runtime import GrpoOptions, SftOptions, TrainOptions
+from tasks.registry import TASKS
 
 
 def _summary_artifact(kind: str, options: TrainOptions, metrics: dict) -> None:
@@ -33,12 +34,12 @@ def _summary_artifact(kind: str, options: TrainOptions, metrics: dict) -> None:
     create_markdown_artifact("\n".join(lines), key=f"{kind}-summary", description=f"{kind} training summary")
 
 
-def _train(kind: str, options: TrainOptions) -> dict:
+def _train(kind: str, options: TrainOptions, **task_inputs) -> dict:
     from sft.launch import run_training
 
     logger = get_run_logger()
     logger.info("%s: training %s into %s", kind, options.model or "the bundled SmolLM2", options.out)
-    metrics = run_training(options)
+    metrics = run_training(options, **task_inputs)
     logger.info("%s: %s steps, train metrics %s", kind, metrics["global_step"], json.dumps(metrics["train"]))
     _summary_artifact(kind, options, metrics)
     return metrics
@@ -54,8 +55,40 @@ def sft_flow(options: SftOptions) -> dict:
 @flow(name="grpo")
 @fails_cleanly
 def grpo_flow(options: GrpoOptions) -> dict:
-    """GRPO on GSM8K-style prompts with the rewards of sft.rewards; writes OUT/model and metrics.json."""
-    return _train("grpo", options)
+    """GRPO on GSM8K-style prompts with the rewards of sft.rewards, or on a task's problems (`--problems NAME`) with
+    its rewards and, with `--curriculum`, rising difficulty; writes OUT/model and metrics.json."""
+    return _train("grpo", options, **task_inputs(options))
+
+
+def task_inputs(options: GrpoOptions) -> dict:
+    """For `--problems NAME` of a task (tasks.registry): its problems (or a curriculum of them) and its reward
+    functions, handed down to sft; {} for GSM8K sources."""
+    from tasks.registry import load_task, split_task_name, task_problems, task_rewards
+
+    parsed = None if options.run else split_task_name(options.problems)
+    if parsed is None:
+        if options.curriculum or options.step_weight is not None:
+            raise UserError("--curriculum and --step-weight need a task: --problems novel-ops (or countdown).")
+        return {}
+    options_for_rewards = {} if options.step_weight is None else {"step_weight": options.step_weight}
+    inputs: dict = {"task_rewards": task_rewards(options.problems, **options_for_rewards)}
+    if not options.curriculum:
+        return inputs | {"problems": task_problems(options.problems, n=options.limit, seed=options.seed)}
+    from sft.curriculum import Curriculum, parse_curriculum
+
+    if parsed[1] is not None:
+        raise UserError(f"--curriculum sets the levels itself; pass --problems {parsed[0]} without :{parsed[1]}.")
+    module = load_task(parsed[0])
+    start, end = parse_curriculum(options.curriculum)
+    curriculum = Curriculum(
+        lambda n, level: module.generate(n, level=level, seed=options.seed),
+        size=options.limit or module.DEFAULT_N,
+        start=start,
+        end=end,
+        threshold=options.curriculum_threshold,
+    )
+    curriculum.problems(start)  # a bad level ends here, in one sentence, before training starts
+    return inputs | {"curriculum": curriculum}
 
 
 # --- command line ---------------------------------------------------------------------------------------------------
@@ -171,6 +204,13 @@ def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vllm", choices=["colocate", "server"], help="generate with vLLM (GPU only)")
     parser.add_argument("--vllm-server-url", help="with --vllm server: e.g. http://localhost:8000 (`trl vllm-serve`)")
     parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3, help="with --vllm colocate (0.3)")
+    parser.add_argument(
+        "--step-weight", type=float, help="task step reward: weight of step accuracy vs final answer (novel-ops: 0.8)"
+    )
+    parser.add_argument("--curriculum", metavar="START:END", help="task difficulty levels to rise through, e.g. 1:6")
+    parser.add_argument(
+        "--curriculum-threshold", type=float, help="raise the level when the mean reward reaches it (default: by step)"
+    )
 
 
 def _run_grpo(args: argparse.Namespace) -> int:
@@ -178,6 +218,14 @@ def _run_grpo(args: argparse.Namespace) -> int:
 
     rewards = [r.strip() for r in args.rewards.split(",") if r.strip()]
     weights = _reward_weights(args.reward_weight)
+    if args.problems.partition(":")[0] in TASKS and not args.run and args.rewards == ",".join(DEFAULT_REWARDS):
+        rewards = []  # a task brings its own rewards; GSM8K ones only when named with --rewards
+    if args.step_weight is not None and not 0 <= args.step_weight <= 1:
+        raise UserError(f"--step-weight must lie between 0 and 1, not {args.step_weight:g}.")
+    if args.curriculum:
+        from sft.curriculum import parse_curriculum
+
+        parse_curriculum(args.curriculum)
     try:
         build_rewards(rewards, weights)
     except ValueError as exc:
@@ -205,6 +253,9 @@ def _run_grpo(args: argparse.Namespace) -> int:
         vllm=args.vllm,
         vllm_server_url=args.vllm_server_url,
         vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+        step_weight=args.step_weight,
+        curriculum=args.curriculum,
+        curriculum_threshold=args.curriculum_threshold,
     )
     metrics = run_flow(grpo_flow, options)
     means = ", ".join(f"{k} {v[-1]:.3f}" for k, v in metrics["train"].get("reward_means", {}).items())

@@ -66,10 +66,15 @@ def sft_dataset(run: str | Path, system_prompt: str | None = None, limit: int | 
 
 
 def grpo_records(problems: pl.DataFrame, system_prompt: str | None = REASONING_SYSTEM_PROMPT) -> list[dict]:
-    """GRPO rows: a conversational `prompt` and the gold `answer` the reward functions receive."""
+    """GRPO rows: a conversational `prompt` and the gold `answer` the reward functions receive, plus a task's own
+    columns beyond the problem schema (difficulty, graph, ...), which TRL passes to them as keyword arguments."""
+    from core.schemas import PROBLEM_SCHEMA
+
+    extra = [c for c in problems.columns if c not in PROBLEM_SCHEMA]
     return [
         {"prompt": reasoning_messages(row["question"], system_prompt), "answer": row["answer"]}
-        for row in problems.select("question", "answer").iter_rows(named=True)
+        | {c: row[c] for c in extra}
+        for row in problems.select("question", "answer", *extra).iter_rows(named=True)
         if row["answer"] is not None
     ]
 

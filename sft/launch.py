@@ -16,11 +16,12 @@ from sft.runtime import METRICS_FILE, GrpoOptions, SftOptions, TrainOptions, opt
 OPTIONS_FILE = "train_options.json"
 
 
-def run_here(options: TrainOptions) -> dict:
+def run_here(options: TrainOptions, **task_inputs) -> dict:
+    """Train in this process; `task_inputs` (a task's problems, rewards, curriculum) go to GRPO."""
     if isinstance(options, GrpoOptions):
         from sft.train_grpo import run_grpo
 
-        return run_grpo(options)
+        return run_grpo(options, **task_inputs)
     if isinstance(options, SftOptions):
         from sft.train_sft import run_sft
 
@@ -47,10 +48,15 @@ def accelerate_command(options_file: Path, gpus: int) -> list[str]:
     ]
 
 
-def run_training(options: TrainOptions) -> dict:
-    """Train with `options`: in this process for one device, else under `accelerate launch`; returns the metrics."""
+def run_training(options: TrainOptions, **task_inputs) -> dict:
+    """Train with `options`: in this process for one device, else under `accelerate launch`; returns the metrics.
+
+    `task_inputs` (a task's problems DataFrame, reward functions, curriculum) live in this process only.
+    """
     if options.gpus <= 1:
-        return run_here(options)
+        return run_here(options, **task_inputs)
+    if any(v is not None for v in task_inputs.values()):
+        raise UserError("Training on a task (--problems NAME) runs in one process for now; drop --gpus.")
     from sft.runtime import check_gpus
 
     check_gpus(options.gpus)

@@ -62,6 +62,9 @@ class GrpoOptions(TrainOptions):
     vllm: str | None = None  # None, "colocate" or "server"
     vllm_server_url: str | None = None
     vllm_gpu_memory_utilization: float = 0.3
+    step_weight: float | None = None  # a task's step reward: weight of step accuracy vs the final answer (its default)
+    curriculum: str | None = None  # START:END difficulty levels of a task, raised during training (sft.curriculum)
+    curriculum_threshold: float | None = None  # raise the level when the logged mean reward reaches this (else by step)
 
 
 def options_to_json(options: TrainOptions) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 
+import polars as pl
+
 from core.datasets import load_problems
-from sft.data import grpo_dataset, kept_as_problems
-from sft.rewards import build_rewards
+from sft.curriculum import Curriculum
+from sft.data import grpo_dataset, grpo_records, kept_as_problems
+from sft.rewards import RewardFunc, build_rewards
 from sft.runtime import (
     GrpoOptions,
     check_gpus,
@@ -32,21 +35,31 @@ def vllm_args(options: GrpoOptions) -> dict:
     return args
 
 
-def build_grpo_trainer(options: GrpoOptions):
+def build_grpo_trainer(
+    options: GrpoOptions,
+    problems: pl.DataFrame | None = None,
+    task_rewards: dict[str, RewardFunc] | None = None,
+    curriculum: Curriculum | None = None,
+):
+    """The trainer; a task's `problems` (or a `curriculum` of them) and `task_rewards` come from the flow (sft
+    imports no task): the task rewards (weight 1) follow the named ones of sft.rewards."""
     from trl import GRPOConfig, GRPOTrainer
 
     check_gpus(options.gpus)
-    problems = (
-        kept_as_problems(options.run, limit=options.limit)
-        if options.run
-        else load_problems(options.problems, limit=options.limit, split="train")
-    )
+    if problems is None and curriculum is None:
+        problems = (
+            kept_as_problems(options.run, limit=options.limit)
+            if options.run
+            else load_problems(options.problems, limit=options.limit, split="train")
+        )
     reward_funcs, weights = build_rewards(
         options.rewards,
         options.reward_weights,
         soft_limit=options.length_soft_limit,
         hard_limit=options.length_hard_limit,
     )
+    reward_funcs += list((task_rewards or {}).values())
+    weights += [1.0] * len(task_rewards or {})
     config = GRPOConfig(
         **common_args(options),
         num_generations=options.num_generations,
@@ -61,8 +74,9 @@ def build_grpo_trainer(options: GrpoOptions):
         model=resolve_model(options.model),
         reward_funcs=reward_funcs,
         args=config,
-        train_dataset=grpo_dataset(problems),
+        train_dataset=curriculum.dataset(grpo_records) if curriculum else grpo_dataset(problems),
         peft_config=lora_config(options),
+        callbacks=[curriculum.callback()] if curriculum else None,
     )
 
 
@@ -76,12 +90,19 @@ def reward_means(log_history: list[dict]) -> dict[str, list[float]]:
     return means
 
 
-def run_grpo(options: GrpoOptions) -> dict:
+def run_grpo(
+    options: GrpoOptions,
+    problems: pl.DataFrame | None = None,
+    task_rewards: dict[str, RewardFunc] | None = None,
+    curriculum: Curriculum | None = None,
+) -> dict:
     """Train, then write OUT/model (and OUT/adapter with LoRA) and OUT/metrics.json; returns the metrics."""
-    trainer = build_grpo_trainer(options)
+    trainer = build_grpo_trainer(options, problems, task_rewards, curriculum)
     started = time.perf_counter()
     result = trainer.train()
     train_metrics = {**result.metrics, "wall_s": round(time.perf_counter() - started, 3)}
     train_metrics["reward_means"] = reward_means(trainer.state.log_history)
+    if curriculum:
+        train_metrics["curriculum_levels"] = curriculum.history
     save_final(trainer, options.out, options.lora)
     return write_metrics(trainer, options.out, "grpo", options, train_metrics)
