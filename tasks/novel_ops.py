@@ -20,7 +20,9 @@ from core.answers import answers_equal, extract_answer
 from core.errors import UserError
 from core.schemas import PROBLEM_SCHEMA
 from tasks.novel_ops_graph import formula_text, node_values, number_text, operand_text
+from tasks.novel_ops_steps import chain_report as chain_report  # the chain checks sft.faithfulness calls
 from tasks.novel_ops_steps import format_reward, make_step_reward
+from tasks.novel_ops_steps import intervene as intervene
 
 DEFAULT_N = 1000
 DEFAULT_LEVEL = "medium"
