@@ -218,8 +218,11 @@ def _run_grpo(args: argparse.Namespace) -> int:
 
     rewards = [r.strip() for r in args.rewards.split(",") if r.strip()]
     weights = _reward_weights(args.reward_weight)
-    if args.problems.partition(":")[0] in TASKS and not args.run and args.rewards == ",".join(DEFAULT_REWARDS):
+    on_task = args.problems.partition(":")[0] in TASKS and not args.run
+    if on_task and args.rewards == ",".join(DEFAULT_REWARDS):
         rewards = []  # a task brings its own rewards; GSM8K ones only when named with --rewards
+    if not on_task and (args.curriculum or args.step_weight is not None):
+        raise UserError("--curriculum and --step-weight need a task: --problems novel-ops (or countdown).")
     if args.step_weight is not None and not 0 <= args.step_weight <= 1:
         raise UserError(f"--step-weight must lie between 0 and 1, not {args.step_weight:g}.")
     if args.curriculum:

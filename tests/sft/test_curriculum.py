@@ -106,3 +106,21 @@ def test_curriculum_without_a_task_is_one_sentence(tmp_path):
         task_inputs(GrpoOptions(out=str(tmp_path), problems="sample", curriculum="1:6"))
     with pytest.raises(UserError, match="without :hard"):
         task_inputs(GrpoOptions(out=str(tmp_path), problems="novel-ops:hard", curriculum="1:6"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--problems", "novel-ops", "--curriculum", "6:1"], "error: --curriculum takes START:END levels"),
+        (["--problems", "novel-ops", "--step-weight", "1.5"], "error: --step-weight must lie between 0 and 1"),
+        (["--curriculum", "1:6"], "error: --curriculum and --step-weight need a task"),
+    ],
+)
+def test_cli_rejects_bad_task_options_in_one_sentence(argv, message, tmp_path, capsys, monkeypatch):
+    import flows.cli
+    from flows.cli import main
+
+    monkeypatch.setattr(flows.cli, "FLOWS", {**flows.cli.FLOWS, "grpo": "flows.train:GRPO_COMMAND"})
+    assert main(["run", "grpo", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
