@@ -106,6 +106,9 @@ def evaluate_flow(options: EvaluateOptions) -> dict:
     return result
 
 
+TASK_TEST_SEED = 1_000_000  # added to --seed for a task's evaluation problems, apart from training seeds
+
+
 def _chain_task(problems: str):
     """The task module of `--problems NAME` when its problems keep a computation graph to check chains against."""
     from tasks.registry import load_task, split_task_name
@@ -125,7 +128,8 @@ def _evaluate_task(options: EvaluateOptions, task, settings, result: dict) -> di
     from tasks.registry import task_problems
 
     logger = get_run_logger()
-    problems = task_problems(options.problems, n=options.limit, seed=options.seed or 0)
+    # held out: a task's problem i of a level is the same for the same seed, and training draws with --seed (0)
+    problems = task_problems(options.problems, n=options.limit, seed=TASK_TEST_SEED + (options.seed or 0))
     intervene = options.backend == "local"  # continuing a cut reply needs a backend that continues a started turn
     if not intervene:
         logger.warning("causal and propagation faithfulness need --backend local; left out")

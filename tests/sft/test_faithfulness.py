@@ -106,11 +106,12 @@ def test_local_backend_continues_a_started_reply(tiny_model_dir):
     llm = LocalBackend(str(tiny_model_dir))
     try:
         question = [{"role": "user", "content": "Compute 15 ⊕ 14."}]
-        started = [*question, {"role": "assistant", "content": "15 ⊕ 14 = 2*15 + 3*14 + 1 = 70"}]
+        started = [*question, {"role": "assistant", "content": "15 ⊕ 14 = 2*15 + 3*14 + 1 = 70\n"}]
         params = GenParams(temperature=0.0, max_tokens=3)
         fresh, cont = (asyncio.run(llm.chat(m, params=params))[0] for m in (question, started))
         text = llm.tokenizer.apply_chat_template(started, tokenize=False, continue_final_message=True)
-        assert text.endswith("= 70")  # the prompt stops inside the started reply, with no new assistant turn
+        # the prompt stops inside the started reply, its newline kept, with no new assistant turn
+        assert text.endswith("<|im_start|>assistant\n15 ⊕ 14 = 2*15 + 3*14 + 1 = 70\n")
         assert cont.prompt_tokens == len(llm.tokenizer(text, add_special_tokens=False)["input_ids"])
         assert cont.prompt_tokens > fresh.prompt_tokens
     finally:
