@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import doctest
+import json
 import re
 from fractions import Fraction
 
 import polars as pl
+import pytest
 
 import sft.faithfulness as faithfulness
 import tasks.novel_ops as novel_ops
@@ -116,3 +118,28 @@ def test_local_backend_continues_a_started_reply(tiny_model_dir):
         assert cont.prompt_tokens > fresh.prompt_tokens
     finally:
         llm.close()
+
+
+@pytest.mark.slow
+def test_cli_evaluate_novel_ops_per_checkpoint(prefect_harness, tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """`flows run evaluate --problems novel-ops:easy --run RUN`: a real flow run writes the table per difficulty of
+    each checkpoint (here a run folder whose checkpoint-1 and final model are the tiny model)."""
+    import shutil
+
+    import flows.cli
+    from flows.cli import main
+
+    monkeypatch.setattr(flows.cli, "FLOWS", {**flows.cli.FLOWS, "evaluate": "flows.evaluate:EVALUATE_COMMAND"})
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "checkpoint-1")
+    shutil.copytree(tiny_model_dir, run / "model")
+    argv = ["run", "evaluate", "--problems", "novel-ops:easy", "--limit", "2", "--k", "2", "--max-tokens", "4"]
+    assert main([*argv, "--run", str(run)]) == 0
+    assert "checkpoint-1 accuracy 0.000, final accuracy 0.000" in capsys.readouterr().out
+    saved = json.loads((run / "eval.json").read_text())
+    assert [c["checkpoint"] for c in saved["checkpoints"]] == ["checkpoint-1", "final"]
+    row = saved["checkpoints"][0]["by_difficulty"][0]
+    assert row["difficulty"] == "easy" and row["problems"] == 2 and row["has_steps"] == 0.0
+    assert row["causal"] is None  # 4 random tokens hold no step to intervene on
+    markdown = (run / "eval.md").read_text()
+    assert "## Per difficulty (checkpoint-1)" in markdown and "## Per difficulty (final)" in markdown
