@@ -86,6 +86,9 @@ def evaluate_flow(options: EvaluateOptions) -> dict:
         seed=options.seed,
     )
     result: dict = {"backend": options.backend, "options": asdict(options)}
+    task = _chain_task(options.problems)
+    if task is not None:
+        return _evaluate_task(options, task, settings, result)
     if options.accuracy:
         # a task's evaluation problems come from their own seed, apart from the training draws (seed 0, 1, ...)
         problems = task_problems(options.problems, n=options.limit, seed=TASK_EVAL_SEED + (options.seed or 0))
@@ -126,13 +129,56 @@ def evaluate_flow(options: EvaluateOptions) -> dict:
     return result
 
 
+def _chain_task(problems: str):
+    """The task module of `--problems NAME` when its problems keep a computation graph to check chains against."""
+    from tasks.registry import load_task, split_task_name
+
+    parsed = split_task_name(problems)
+    module = load_task(parsed[0]) if parsed else None
+    return module if module is not None and hasattr(module, "intervene") else None
+
+
+def _evaluate_task(options: EvaluateOptions, task, settings, result: dict) -> dict:
+    """A task with computation graphs: best@1 / best@k and the faithfulness metrics per difficulty (sft.faithfulness),
+    for the model, or with --run for each checkpoint of the run."""
+    from prefect.artifacts import create_markdown_artifact
+
+    from sft.evaluate import markdown_report, write_eval
+    from sft.faithfulness import checkpoint_tables, evaluate_chains, markdown_tables
+    from tasks.registry import task_problems
+
+    logger = get_run_logger()
+    # held out: a task's problem i of a level is the same for the same seed, and training draws with --seed (0)
+    problems = task_problems(options.problems, n=options.limit, seed=TASK_EVAL_SEED + (options.seed or 0))
+    intervene = options.backend == "local"  # continuing a cut reply needs a backend that continues a started turn
+    if not intervene:
+        logger.warning("causal and propagation faithfulness need --backend local; left out")
+    if options.run:
+        result["checkpoints"] = checkpoint_tables(
+            options.run, lambda m: _make_llm(options, m), problems, task, settings, intervene
+        )
+    else:
+        llm = _make_llm(options, options.model)
+        try:
+            logger.info("evaluating %s on %d problems of %s", llm.name, problems.height, options.problems)
+            result["model"] = llm.name
+            result.update(asyncio.run(evaluate_chains(llm, problems, task, settings, intervene)))
+        finally:
+            llm.close()
+    path = write_eval(options.out, result, markdown_tables(result))
+    create_markdown_artifact(markdown_report(result) + markdown_tables(result), key="evaluation", description=str(path))
+    return result
+
+
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=out_folder, help="folder for eval.json and eval.md (default: the --run folder)")
     parser.add_argument("--backend", default="local", choices=["local", "openai", "vllm"], help="LLM backend (local)")
     parser.add_argument("--model", help="model to evaluate (default: the run's model/, else the bundled SmolLM2)")
     parser.add_argument("--base-url", type=url_list, help="with --backend openai: the server's URL(s), comma-separated")
     parser.add_argument(
-        "--problems", default="sample", help="GSM8K test problems (default: the bundled sample), or a task: countdown"
+        "--problems",
+        default="sample",
+        help="GSM8K test problems (default: the bundled sample), or a task: countdown, novel-ops:all",
     )
     parser.add_argument("--limit", type=positive_int, help="evaluate only the first N problems")
     parser.add_argument(
@@ -186,6 +232,7 @@ def _run(args: argparse.Namespace) -> int:
     SamplingSettings(k=options.k, samples=options.samples)  # reject bad --k / --samples before starting Prefect
     result = run_flow(evaluate_flow, options)
     figures = [f"{key} {result[key]:.3f}" for key in result if key == "accuracy" or key.startswith(("pass@", "best@"))]
+    figures += [f"{c['checkpoint']} accuracy {c['accuracy']:.3f}" for c in result.get("checkpoints", [])]
     print(f"evaluate: {', '.join(figures) or 'aha table only'}; written to {Path(out) / 'eval.json'}")
     return 0
 

@@ -29,6 +29,7 @@ from flows.outcome import fails_cleanly, run_flow
 from sft.prompts import REASONING_SYSTEM_PROMPT
 from sft.rewards import DEFAULT_REWARDS, REWARDS
 from sft.runtime import GrpoOptions, SftOptions, TrainOptions
+from tasks.registry import TASKS
 
 
 def _summary_artifact(kind: str, options: TrainOptions, metrics: dict) -> None:
@@ -70,16 +71,43 @@ def sft_flow(options: SftOptions) -> dict:
 @flow(name="grpo")
 @fails_cleanly
 def grpo_flow(options: GrpoOptions) -> dict:
-    """GRPO on GSM8K-style prompts with the rewards of sft.rewards, or on a task's problems (`--problems countdown`)
-    with the task's rewards beside them; writes OUT/model and metrics.json."""
-    from tasks.registry import task_problems, task_rewards
-
+    """GRPO on GSM8K-style prompts with the rewards of sft.rewards, or on a task's problems (`--problems NAME`) with
+    its rewards and, with `--curriculum`, rising difficulty; with `--method r3`, Reflect-Retry-Reward on mined
+    failures; writes OUT/model and metrics.json."""
     if options.method == "r3":
         return _train("grpo", options, **_r3_inputs(options.failures))
-    problems = None if options.run else task_problems(options.problems, n=options.limit, seed=options.seed)
-    if problems is None:
-        return _train("grpo", options)
-    return _train("grpo", options, problems=problems, extra_rewards=task_rewards(options.problems))
+    return _train("grpo", options, **task_inputs(options))
+
+
+def task_inputs(options: GrpoOptions) -> dict:
+    """For `--problems NAME` of a task (tasks.registry): its problems (or a curriculum of them) and its reward
+    functions, handed down to sft; {} for GSM8K sources."""
+    from tasks.registry import load_task, split_task_name, task_problems, task_rewards
+
+    parsed = None if options.run else split_task_name(options.problems)
+    if parsed is None:
+        if options.curriculum or options.step_weight is not None:
+            raise UserError("--curriculum and --step-weight need a task: --problems novel-ops (or countdown).")
+        return {}
+    options_for_rewards = {} if options.step_weight is None else {"step_weight": options.step_weight}
+    inputs: dict = {"task_rewards": task_rewards(options.problems, **options_for_rewards)}
+    if not options.curriculum:
+        return inputs | {"problems": task_problems(options.problems, n=options.limit, seed=options.seed)}
+    from sft.curriculum import Curriculum, parse_curriculum
+
+    if parsed[1] is not None:
+        raise UserError(f"--curriculum sets the levels itself; pass --problems {parsed[0]} without :{parsed[1]}.")
+    module = load_task(parsed[0])
+    start, end = parse_curriculum(options.curriculum)
+    curriculum = Curriculum(
+        lambda n, level: module.generate(n, level=level, seed=options.seed),
+        size=options.limit or module.DEFAULT_N,
+        start=start,
+        end=end,
+        threshold=options.curriculum_threshold,
+    )
+    curriculum.problems(start)  # a bad level ends here, in one sentence, before training starts
+    return inputs | {"curriculum": curriculum}
 
 
 # --- command line ---------------------------------------------------------------------------------------------------
@@ -246,6 +274,15 @@ def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
         "--vllm-server-url", type=url, help="with --vllm server: e.g. http://localhost:8000 (`trl vllm-serve`)"
     )
     parser.add_argument("--vllm-gpu-memory-utilization", type=share, default=0.3, help="with --vllm colocate (0.3)")
+    parser.add_argument(
+        "--step-weight", type=share, help="task step reward: weight of step accuracy vs final answer (novel-ops: 0.8)"
+    )
+    parser.add_argument("--curriculum", metavar="START:END", help="task difficulty levels to rise through, e.g. 1:6")
+    parser.add_argument(
+        "--curriculum-threshold",
+        type=finite_float,
+        help="raise the level when the mean reward reaches it (default: by step)",
+    )
 
 
 def _run_grpo(args: argparse.Namespace) -> int:
@@ -253,12 +290,19 @@ def _run_grpo(args: argparse.Namespace) -> int:
 
     rewards = [r.strip() for r in args.rewards.split(",") if r.strip()]
     weights = _reward_weights(args.reward_weight)
+    on_task = not args.run and args.problems.partition(":")[0] in TASKS
     if args.method == "r3":  # the reflection is rewarded by its retry alone, never by an answer of its own
         rewards, weights = [], {}
         _r3_inputs(args.failures)  # a missing or foreign --failures: one sentence before Prefect starts
-    elif not args.run and _task_rewards(args.problems):  # a task's own rewards replace the GSM8K answer rewards
+    elif on_task and _task_rewards(args.problems):  # a task's own rewards replace the GSM8K answer rewards
         rewards = [r for r in rewards if r not in TASK_REPLACES]
         weights = {k: v for k, v in weights.items() if k not in TASK_REPLACES}
+    if not on_task and (args.curriculum or args.step_weight is not None):
+        raise UserError("--curriculum and --step-weight need a task: --problems novel-ops (or countdown).")
+    if args.curriculum:
+        from sft.curriculum import parse_curriculum
+
+        parse_curriculum(args.curriculum)
     try:
         build_rewards(rewards, weights)
     except ValueError as exc:
@@ -290,6 +334,9 @@ def _run_grpo(args: argparse.Namespace) -> int:
         vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
         method=args.method,
         failures=args.failures,
+        step_weight=args.step_weight,
+        curriculum=args.curriculum,
+        curriculum_threshold=args.curriculum_threshold,
     )
     metrics = run_flow(grpo_flow, options)
     means = ", ".join(f"{k} {v[-1]:.3f}" for k, v in metrics["train"].get("reward_means", {}).items())

@@ -250,11 +250,12 @@ def markdown_report(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_eval(out: str | Path, result: dict) -> Path:
-    """Write OUT/eval.json (everything) and OUT/eval.md (the summary and the aha table); returns eval.json's path."""
+def write_eval(out: str | Path, result: dict, extra_markdown: str = "") -> Path:
+    """Write OUT/eval.json (everything) and OUT/eval.md (the summary, the aha table, `extra_markdown`); returns
+    eval.json's path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / EVAL_MD).write_text(markdown_report(result))
+    (out / EVAL_MD).write_text(markdown_report(result) + extra_markdown)
     tmp = out / f".{EVAL_JSON}.tmp"
     tmp.write_text(json.dumps(result, indent=2, default=str))
     tmp.replace(out / EVAL_JSON)

@@ -144,7 +144,7 @@ def run_r3(options: GrpoOptions, problems: pl.DataFrame, check: Check | None = N
     if not records:
         raise UserError("The failures hold no failed attempt to reflect on; run `flows run mine-failures` first.")
     reward = RetryReward(check or gold_check, max_new_tokens=options.max_completion_length)
-    trainer = build_grpo_trainer(options, dataset=Dataset.from_list(records), extra_rewards={"r3_retry": reward})
+    trainer = build_grpo_trainer(options, dataset=Dataset.from_list(records), task_rewards={"r3_retry": reward})
     reward.attach(trainer)
     metrics = train_and_save(trainer, options)
     train = {**metrics["train"], "r3": {"retries": reward.retries, "successful_retries": reward.successes}}

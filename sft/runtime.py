@@ -68,6 +68,9 @@ class GrpoOptions(TrainOptions):
     vllm_gpu_memory_utilization: float = 0.3
     method: str = "grpo"  # "r3": Reflect-Retry-Reward on mined failures (sft.r3)
     failures: str | None = None  # with r3: the --out folder of `flows run mine-failures`
+    step_weight: float | None = None  # a task's step reward: weight of step accuracy vs the final answer (its default)
+    curriculum: str | None = None  # START:END difficulty levels of a task, raised during training (sft.curriculum)
+    curriculum_threshold: float | None = None  # raise the level when the logged mean reward reaches this (else by step)
 
 
 def options_to_json(options: TrainOptions) -> str:

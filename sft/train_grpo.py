@@ -7,7 +7,8 @@ import time
 import polars as pl
 
 from core.datasets import load_problems
-from sft.data import grpo_dataset, kept_as_problems
+from sft.curriculum import Curriculum
+from sft.data import grpo_dataset, grpo_records, kept_as_problems
 from sft.rewards import RewardFunc, build_rewards
 from sft.runtime import (
     GrpoOptions,
@@ -37,15 +38,17 @@ def vllm_args(options: GrpoOptions) -> dict:
 def build_grpo_trainer(
     options: GrpoOptions,
     problems: pl.DataFrame | None = None,
-    extra_rewards: dict[str, RewardFunc] | None = None,
+    task_rewards: dict[str, RewardFunc] | None = None,
+    curriculum: Curriculum | None = None,
     dataset=None,
 ):
-    """The GRPOTrainer of `options`. A flow may pass a task's `problems` (else they come from --run / --problems),
-    `extra_rewards` (weight 1 each, after the named ones) and a ready `dataset` (then `problems` is not read)."""
+    """The GRPOTrainer of `options`. A flow may pass a task's `problems` (else they come from --run / --problems) or
+    a `curriculum` of them, `task_rewards` (weight 1 each, after the named ones of sft.rewards) and a ready `dataset`
+    (then `problems` is not read); sft imports no task."""
     from trl import GRPOConfig, GRPOTrainer
 
     check_gpus(options.gpus)
-    if dataset is None and problems is None:
+    if dataset is None and problems is None and curriculum is None:
         problems = (
             kept_as_problems(options.run, limit=options.limit)
             if options.run
@@ -57,8 +60,8 @@ def build_grpo_trainer(
         soft_limit=options.length_soft_limit,
         hard_limit=options.length_hard_limit,
     )
-    reward_funcs += list((extra_rewards or {}).values())
-    weights += [1.0] * len(extra_rewards or {})
+    reward_funcs += list((task_rewards or {}).values())
+    weights += [1.0] * len(task_rewards or {})
     config = GRPOConfig(
         **common_args(options),
         num_generations=options.num_generations,
@@ -73,8 +76,15 @@ def build_grpo_trainer(
         model=resolve_model(options.model),
         reward_funcs=reward_funcs,
         args=config,
-        train_dataset=dataset if dataset is not None else grpo_dataset(problems),
+        train_dataset=(
+            dataset
+            if dataset is not None
+            else curriculum.dataset(grpo_records)
+            if curriculum
+            else grpo_dataset(problems)
+        ),
         peft_config=lora_config(options),
+        callbacks=[curriculum.callback()] if curriculum else None,
     )
 
 
@@ -89,17 +99,23 @@ def reward_means(log_history: list[dict]) -> dict[str, list[float]]:
 
 
 def run_grpo(
-    options: GrpoOptions, problems: pl.DataFrame | None = None, extra_rewards: dict[str, RewardFunc] | None = None
+    options: GrpoOptions,
+    problems: pl.DataFrame | None = None,
+    task_rewards: dict[str, RewardFunc] | None = None,
+    curriculum: Curriculum | None = None,
 ) -> dict:
     """Train, then write OUT/model (and OUT/adapter with LoRA) and OUT/metrics.json; returns the metrics."""
-    return train_and_save(build_grpo_trainer(options, problems, extra_rewards), options)
+    return train_and_save(build_grpo_trainer(options, problems, task_rewards, curriculum), options, curriculum)
 
 
-def train_and_save(trainer, options: GrpoOptions) -> dict:
-    """Run a built GRPO trainer, then write OUT/model (OUT/adapter with LoRA) and OUT/metrics.json."""
+def train_and_save(trainer, options: GrpoOptions, curriculum: Curriculum | None = None) -> dict:
+    """Run a built GRPO trainer, then write OUT/model (OUT/adapter with LoRA) and OUT/metrics.json (with the levels a
+    `curriculum` went through)."""
     started = time.perf_counter()
     result = trainer.train()
     train_metrics = {**result.metrics, "wall_s": round(time.perf_counter() - started, 3)}
     train_metrics["reward_means"] = reward_means(trainer.state.log_history)
+    if curriculum:
+        train_metrics["curriculum_levels"] = curriculum.history
     save_final(trainer, options.out, options.lora)
     return write_metrics(trainer, options.out, "grpo", options, train_metrics)

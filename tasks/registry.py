@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from core.errors import UserError
+
 TASKS: dict[str, str] = {
     "countdown": "tasks.countdown",
     "novel-ops": "tasks.novel_ops",
@@ -50,7 +52,17 @@ def task_problems(problems: str, n: int | None = None, seed: int = 0):
     return module.generate(n if n is not None else module.DEFAULT_N, seed=seed, **kwargs)
 
 
-def task_rewards(problems: str) -> dict:
-    """The reward functions (name -> TRL reward function) of the task named by `problems`; {} for GSM8K sources."""
+def task_rewards(problems: str, **options) -> dict:
+    """The reward functions (name -> TRL reward function) of the task named by `problems`; {} for GSM8K sources.
+
+    `options` (e.g. `step_weight`) go to the task's `make_rewards(**options)`; without options, its `REWARDS`.
+    """
     parsed = split_task_name(problems)
-    return {} if parsed is None else dict(load_task(parsed[0]).REWARDS)
+    if parsed is None:
+        return {}
+    module = load_task(parsed[0])
+    if not options:
+        return dict(module.REWARDS)
+    if not hasattr(module, "make_rewards"):
+        raise UserError(f"The {parsed[0]} rewards take no options ({', '.join(options)}); drop them.")
+    return dict(module.make_rewards(**options))

@@ -106,7 +106,10 @@ class LocalBackend(BatchingBackend):
         params = requests[0].params
         prompts = []
         for req in requests:
-            text = self.tokenizer.apply_chat_template(req.messages, tokenize=False, add_generation_prompt=True)
+            prefill = req.messages[-1]["role"] == "assistant"  # a started reply: continue it, no new turn
+            text = self.tokenizer.apply_chat_template(
+                req.messages, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
+            )
             prompts += [text] * req.n
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         sample = params.temperature > 0
