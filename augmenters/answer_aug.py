@@ -5,7 +5,7 @@ The answer filter keeps those whose final answer equals the gold answer; exact d
 
 from __future__ import annotations
 
-from augmenters.base import AugmentConfig, finish_response, solve
+from augmenters.base import AugmentConfig, finish_response, reply_reason, solve
 from core.answers import normalize_answer
 from core.llm.base import LLM
 from core.schemas import new_sample
@@ -22,6 +22,7 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
             prompt=question,
             query=question,
             response=finish_response(completion.text, answer),
+            reason=reply_reason(completion),
             answer=normalize_answer(answer),
             target=problem["answer"],
             original_question=question,

@@ -31,7 +31,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from augmenters.base import AugmentConfig, few_shot_messages, finish_response, solve
+from augmenters.base import AugmentConfig, few_shot_messages, finish_response, reply_reason, solve
 from augmenters.numbers_in_text import TextNumber, find_numbers, implied_values, word_numbers
 from augmenters.perturb_draw import (
     CheckedProgram,
@@ -438,7 +438,8 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
             continue
         solutions = next(answers)
         hits = [(c, a) for c, a in solutions if answers_equal(target, a)]
-        completion, answer = (hits or [s for s in solutions if s[1] is not None] or solutions)[0]
+        keepable = [(c, a) for c, a in hits if reply_reason(c) is None]  # a hit cut off or unstated proves nothing
+        completion, answer = (keepable or hits or [s for s in solutions if s[1] is not None] or solutions)[0]
         rows.append(
             new_sample(
                 **base,
@@ -450,6 +451,7 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
                 answer=answer,
                 target=target,
                 score=len(hits) / len(solutions),
+                reason=reply_reason(completion),
             )
         )
     return rows

@@ -155,7 +155,8 @@ def _scripted(program_reply: str, wrong_solutions: bool = False) -> ScriptedLLM:
         assert messages[0]["content"] == SOLVER_SYSTEM
         april = int(re.search(r"to (\d+) of", messages[-1]["content"]).group(1))
         result = april + april // 2 + (k + 1 if wrong_solutions else 0)
-        return f"In May she sold {april} / 2 = {april // 2}.\nIn total {april} + {april // 2} = {result}."
+        steps = f"In May she sold {april} / 2 = {april // 2}.\nIn total {april} + {april // 2} = {result}."
+        return f"{steps}\nThe answer is: {result}"
 
     return ScriptedLLM(reply)
 
