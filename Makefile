@@ -22,7 +22,7 @@ setup: $(BIN)/.installed
 
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/flows run augment-gsm8k --dataset sample --limit 4 --ansaug-n 2 --rephrase-n 1 \
-		--mask-limit 1 --max-tokens 192 --out $(DEMO_OUT)
+		--mask-limit 1 --max-tokens 192 --augmenters ansaug,rephrase,sv,fobar,perturb --out $(DEMO_OUT)
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -19,7 +19,7 @@ import math
 
 import polars as pl
 
-from augmenters.base import AugmentConfig, finish_response, solve
+from augmenters.base import AugmentConfig, finish_response, reply_reason, solve
 from core.answers import answers_equal, normalize_answer
 from core.errors import UserError
 from core.llm.base import LLM
@@ -55,7 +55,7 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
         solutions = await solve(llm, question, n, cfg.params(seed_key=seed_key))
         hits = 0
         for k, (completion, answer) in enumerate(solutions):
-            hits += answers_equal(problem["answer"], answer)
+            hits += reply_reason(completion) is None and answers_equal(problem["answer"], answer)
             samples.append(
                 new_sample(
                     parent_id=problem["id"],
@@ -64,6 +64,7 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
                     prompt=question,
                     query=question,
                     response=finish_response(completion.text, answer),
+                    reason=reply_reason(completion),
                     answer=normalize_answer(answer),
                     target=problem["answer"],
                     original_question=question,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from core.answers import extract_answer
+from core.answers import explicit_answer, extract_answer
 from core.llm.base import LLM, Completion, GenParams, Message
 
 
@@ -87,14 +87,23 @@ def solver_messages(question: str) -> list[Message]:
 
 
 def finish_response(text: str, answer: str | None) -> str:
-    """A kept response always ends with `The answer is: X`: add that line when the model ended otherwise."""
+    """A response that states its answer ends with `The answer is: X`: that line is added when the model stated it
+    otherwise (`#### X`, `\\boxed{X}`), never when it already says "the answer is" (even mid-line), and
+    never for a reply that states no answer (a last number guessed from it is no statement: see `reply_reason`)."""
     text = text.strip()
-    if answer is None:
-        return text
-    last = text.splitlines()[-1] if text else ""
-    if last.strip().lower().startswith("the answer is"):
+    if answer is None or explicit_answer(text) is None or "the answer is" in text.lower():
         return text
     return f"{text}\nThe answer is: {answer}"
+
+
+def reply_reason(completion: Completion) -> str | None:
+    """Why a model's reply cannot be kept whatever its answer: `truncated` (cut off by max_tokens, so a number it
+    ends with proves nothing) or `no_explicit_answer` (no `The answer is`, `####` or `\\boxed{}`); None if it can."""
+    if completion.finish_reason == "length":
+        return "truncated"
+    if explicit_answer(completion.text) is None:
+        return "no_explicit_answer"
+    return None
 
 
 async def solve(llm: LLM, question: str, n: int, params: GenParams) -> list[tuple[Completion, str | None]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from augmenters.base import AugmentConfig, finish_response, solve_for_x
+from augmenters.base import AugmentConfig, finish_response, reply_reason, solve_for_x
 from augmenters.masking import choose_masks
 from core.answers import normalize_answer
 from core.llm.base import LLM
@@ -40,6 +40,7 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
             prompt=query,
             query=query,
             response=finish_response(completion.text, answer),
+            reason=reply_reason(completion),
             answer=normalize_answer(answer),
             target=mask.value,
             original_question=question,

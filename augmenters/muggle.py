@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
-from augmenters.base import AugmentConfig, few_shot_messages, finish_response, solve
+from augmenters.base import AugmentConfig, few_shot_messages, finish_response, reply_reason, solve
 from augmenters.program_eval import answer_string
 from core.answers import normalize_answer, parse_number
 from core.llm.base import LLM, Message
@@ -160,7 +160,8 @@ async def _one(problem: dict, kind: str, draw: int, llm: LLM, cfg: AugmentConfig
     vote = majority_vote([a for _, a in solutions])
     label_key = answer_key(vote.answer)
     hits = [(c, a) for c, a in solutions if a is not None and answer_key(a) == label_key]
-    completion, answer = (hits or solutions)[0]
+    keepable = [(c, a) for c, a in hits if reply_reason(c) is None]
+    completion, answer = (keepable or hits or solutions)[0]
     return new_sample(
         **base,
         query=new_question,
@@ -168,7 +169,7 @@ async def _one(problem: dict, kind: str, draw: int, llm: LLM, cfg: AugmentConfig
         answer=answer,
         target=vote.answer,
         score=vote.agreement,
-        reason=None if accepted(vote, cfg.muggle_agreement) else "low_agreement",
+        reason=reply_reason(completion) if accepted(vote, cfg.muggle_agreement) else "low_agreement",
     )
 
 

@@ -31,7 +31,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from augmenters.base import AugmentConfig, few_shot_messages, finish_response, solve
+from augmenters.base import AugmentConfig, few_shot_messages, finish_response, reply_reason, solve
 from augmenters.numbers_in_text import TextNumber, find_numbers, implied_values, word_numbers
 from augmenters.perturb_draw import (
     CheckedProgram,
@@ -202,6 +202,12 @@ def check_program(
     program = parse_program(source, limits)
     if m := _DERIVED_RE.search(question):
         raise ProgramError("derived_number", f"the question gives {m.group()!r}, which the other numbers also fix")
+    original = run_program(program, None, limits)
+    if not answers_equal(gold, answer_string(original.answer)):
+        raise ProgramError("program_mismatch", f"the program gives {answer_string(original.answer)}, not {gold}")
+    if hardcoded := hardcoded_results(program, question, calculations, gold):
+        shown = ", ".join(sorted(answer_string(v) for v in hardcoded))
+        raise ProgramError("program_hardcodes_result", f"computed values written as numbers: {shown}")
     written = find_numbers(question)
     allowed = allowed_literals(question) | {n.value for n in written} | {Fraction(0)}
     if unexplained := sorted(v for v in program.literals if v not in allowed):
@@ -210,12 +216,6 @@ def check_program(
     names = {name for name, value in program.inputs.items() if Fraction(value) in percents}
     if percent_check and (misused := percent_misused(program.tree, names)):
         raise ProgramError("percent_as_number", f"{misused} is written as a percentage but used otherwise")
-    original = run_program(program, None, limits)
-    if not answers_equal(gold, answer_string(original.answer)):
-        raise ProgramError("program_mismatch", f"the program gives {answer_string(original.answer)}, not {gold}")
-    if hardcoded := hardcoded_results(program, question, calculations, gold):
-        shown = ", ".join(sorted(answer_string(v) for v in hardcoded))
-        raise ProgramError("program_hardcodes_result", f"computed values written as numbers: {shown}")
     groups, styles = perturbable_groups(program, question)
     if not groups:
         raise ProgramError("no_perturbable_inputs", "no input of the program is a number written in the question")
@@ -240,15 +240,15 @@ _REASON_RANK = [
     "no_marks",
     "unreadable_mark",
     "unexplained_number",
-    "unexplained_literal",
     "ambiguous_number",
-    "percent_as_number",
     "unused_number",
-    "derived_number",
     "no_program",
     "program_refused",
     "program_error",
     "program_mismatch",
+    "unexplained_literal",
+    "percent_as_number",
+    "derived_number",
     "program_hardcodes_result",
     "no_perturbable_inputs",
 ]
@@ -439,7 +439,8 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
             continue
         solutions = next(answers)
         hits = [(c, a) for c, a in solutions if answers_equal(target, a)]
-        completion, answer = (hits or [s for s in solutions if s[1] is not None] or solutions)[0]
+        keepable = [(c, a) for c, a in hits if reply_reason(c) is None]  # a hit cut off or unstated proves nothing
+        completion, answer = (keepable or hits or [s for s in solutions if s[1] is not None] or solutions)[0]
         rows.append(
             new_sample(
                 **base,
@@ -451,6 +452,7 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
                 answer=answer,
                 target=target,
                 score=len(hits) / len(solutions),
+                reason=reply_reason(completion),
             )
         )
     return rows

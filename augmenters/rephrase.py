@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from augmenters.base import AugmentConfig, few_shot_messages, finish_response, solve
+from augmenters.base import AugmentConfig, few_shot_messages, finish_response, reply_reason, solve
 from core.answers import normalize_answer
 from core.llm.base import LLM
 from core.schemas import new_sample
@@ -80,6 +80,7 @@ async def augment(problem: dict, llm: LLM, cfg: AugmentConfig) -> list[dict]:
                 **common,
                 query=rephrased,
                 response=finish_response(completion.text, answer),
+                reason=reply_reason(completion),
                 answer=normalize_answer(answer),
             )
         )

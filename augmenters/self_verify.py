@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from augmenters.base import AugmentConfig, few_shot_messages, finish_response, solve_for_x
+from augmenters.base import AugmentConfig, few_shot_messages, finish_response, reply_reason, solve_for_x
 from augmenters.masking import choose_masks
 from core.answers import normalize_answer
 from core.llm.base import LLM
@@ -81,6 +81,7 @@ async def _one_mask(problem: dict, llm: LLM, cfg: AugmentConfig, i: int, masked:
             variant=f"m{i}-s{k}",
             query=query,
             response=finish_response(completion.text, answer),
+            reason=reply_reason(completion),
             answer=normalize_answer(answer),
         )
         for k, (completion, answer) in enumerate(solutions)

@@ -53,7 +53,7 @@ async def run_problem(problem: dict, llm, cfg: AugmentConfig, origins: tuple[str
         if p is None:
             record["questions"].append({"draw": i, "reason": "no_valid_values"})
             continue
-        solutions = await perturb.solve_perturbation(problem, i, p, llm, cfg)
+        solutions = await perturb.solve_perturbation(problem, i, p, llm, cfg, cfg.muggle_k)
         answers = [a for _, a in solutions]
         vote = majority_vote(answers)
         target = answer_string(p.answer)
@@ -90,7 +90,7 @@ def summarize(records: list[dict], cfg: AugmentConfig, seconds: float) -> dict:
         },
         "perturbed_questions": len(questions),
         "draws_without_valid_values": sum(1 for r in covered for q in r["questions"] if "question" not in q),
-        "k": perturb.solutions_per_question(cfg),
+        "k": cfg.muggle_k,
         "agreement_threshold": cfg.muggle_agreement,
         "majority_labelled": len(labelled),
         "majority_precision": (sum(q["majority_correct"] for q in labelled) / len(labelled)) if labelled else None,

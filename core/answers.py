@@ -200,3 +200,16 @@ def answers_equal(a: str | None, b: str | None) -> bool:
     if na == nb:
         return True
     return _math_verify_equal(_clean(a), _clean(b))
+
+
+def explicit_answer(text: str | None) -> str | None:
+    """The final answer only where `text` states it: last `The answer is`, else last `####`, else last `\\boxed{}`;
+    None when it does not (no fallback to the last number: a reply that merely ends in a number states nothing)."""
+    if not text or not text.strip():
+        return None
+    for regex in (_ANSWER_IS_RE, _HASH_RE):
+        for m in reversed(list(regex.finditer(text))):
+            if ans := _trim(m.group(1)):
+                return ans
+    boxed = _last_boxed(text)
+    return boxed.strip() or None if boxed is not None else None

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -636,7 +637,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "marks, no model) and/or 'model' (default: solution,model)",
     )
     p.add_argument("--primed-style", default=d.primed_style, choices=PRIMED_STYLES, help="style of 'primed' (all)")
-    p.add_argument("--primed-n", type=int, default=d.primed_n, help="primed solutions per problem")
+    p.add_argument("--primed-n", type=positive_int, default=d.primed_n, help="primed solutions per problem")
+    p.add_argument(
+        "--perturb-band",
+        default=",".join(f"{x:g}" for x in d.perturb_band),
+        help="new values of a perturbed problem lie between these multiples of the original (default: 0.5,2)",
+    )
+    p.add_argument(
+        "--perturb-k",
+        type=nonnegative_int,
+        default=d.perturb_k,
+        help="model solutions per perturbed question besides the one written from the reference (default: 0)",
+    )
     f = FilterOptions()
     p.add_argument("--scorer", default=None, help="best-of-N scorer: orm, prm-qwen, prm-shepherd, verifier or mc")
     p.add_argument("--scorer-model", default=None, help="reward model folder / Hub id (verifier: the LLM backend)")
@@ -695,6 +707,17 @@ def _positive(args: argparse.Namespace, *names: str) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1.")
 
 
+def perturb_band(spec: str) -> tuple[float, float]:
+    """"0.5,2" -> (0.5, 2.0): the multiples of the original value that new values lie between."""
+    try:
+        low, high = (float(part) for part in spec.split(","))
+    except ValueError:
+        raise UserError(f"--perturb-band takes two numbers like 0.5,2; got {spec!r}.") from None
+    if not (0 < low <= 1 <= high and math.isfinite(high)):
+        raise UserError(f"--perturb-band needs 0 < LOW <= 1 <= HIGH; got {spec!r}.")
+    return low, high
+
+
 def run(args: argparse.Namespace) -> int:
     _positive(args, "ansaug_n", "rephrase_n", "sv_n", "fobar_n", "muggle_n", "muggle_k", "perturb_n")
     _positive(args, "shard_size", "concurrency", "max_tokens", "mc_n", "ansaug_k", "ansaug_budget")
@@ -712,6 +735,9 @@ def run(args: argparse.Namespace) -> int:
         program_origins(args.perturb_programs)
     except ValueError as e:
         raise UserError(f"--perturb-programs: {e}.") from None
+    args.perturb_band = perturb_band(args.perturb_band)
+    if args.perturb_k < 0:
+        raise UserError("--perturb-k must be 0 or more.")
     names = {f.name for f in dataclasses.fields(AugmentConfig)}
     config = {k: v for k, v in vars(args).items() if k in names}
     check_mode(AugmentConfig(**config))

@@ -131,7 +131,9 @@ def test_parse_statement(text, ok):
 
 
 def test_finish_response_appends_the_answer_line_once():
-    assert finish_response("so 12", "12") == "so 12\nThe answer is: 12"
+    assert finish_response("so 12", "12") == "so 12"  # no stated answer: nothing is added (the row is dropped)
+    assert finish_response("so 12\n#### 12", "12") == "so 12\n#### 12\nThe answer is: 12"
+    assert finish_response("so it is 12. The answer is: 12", "12") == "so it is 12. The answer is: 12"
     assert finish_response("so 12\nThe answer is: 12", "12") == "so 12\nThe answer is: 12"
     assert finish_response("no answer", None) == "no answer"
 
