@@ -32,21 +32,35 @@ def vllm_args(options: GrpoOptions) -> dict:
     return args
 
 
-def build_grpo_trainer(options: GrpoOptions):
-    from trl import GRPOConfig, GRPOTrainer
+def grpo_problems(options: GrpoOptions):
+    """The problems GRPO trains on: a run's kept rows (--run) or a GSM8K source (--problems)."""
+    if options.run:
+        return kept_as_problems(options.run, limit=options.limit)
+    return load_problems(options.problems, limit=options.limit, split="train")
 
-    check_gpus(options.gpus)
-    problems = (
-        kept_as_problems(options.run, limit=options.limit)
-        if options.run
-        else load_problems(options.problems, limit=options.limit, split="train")
-    )
-    reward_funcs, weights = build_rewards(
+
+def grpo_rewards(options: GrpoOptions) -> tuple[list, list[float]]:
+    """(reward functions, weights) named by --rewards / --reward-weight (sft.rewards' registry)."""
+    return build_rewards(
         options.rewards,
         options.reward_weights,
         soft_limit=options.length_soft_limit,
         hard_limit=options.length_hard_limit,
     )
+
+
+def build_grpo_trainer(options: GrpoOptions, train_dataset=None, reward_funcs: list | None = None, weights=None):
+    """A GRPOTrainer from a dataset (rows with a conversational `prompt` and the columns the rewards read) and reward
+    functions in TRL's signature; by default the problems and rewards the options name. Callers with their own
+    prompts or rewards (a curriculum, task rewards) pass them here."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    check_gpus(options.gpus)
+    if train_dataset is None:
+        train_dataset = grpo_dataset(grpo_problems(options))
+    if reward_funcs is None:
+        reward_funcs, weights = grpo_rewards(options)
+    weights = list(weights) if weights is not None else [1.0] * len(reward_funcs)
     config = GRPOConfig(
         **common_args(options),
         num_generations=options.num_generations,
@@ -61,7 +75,7 @@ def build_grpo_trainer(options: GrpoOptions):
         model=resolve_model(options.model),
         reward_funcs=reward_funcs,
         args=config,
-        train_dataset=grpo_dataset(problems),
+        train_dataset=train_dataset,
         peft_config=lora_config(options),
     )
 
