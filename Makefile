@@ -1,7 +1,8 @@
 # Two commands on a fresh machine: `make demo` (set up, then run the main job offline) and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
-# CPU build by default; CUDA users: make demo TORCH_SPEC="torch==2.13.0" TORCH_INDEX="--index-url <their wheel index>"
+# CPU build by default; CUDA users: make demo TORCH_SPEC="torch==2.13.0" TORCH_INDEX="--index-url <their wheel index>";
+# with the `gpu` extra (vLLM 0.22.1 beside prefect 3.8) TORCH_SPEC must be "torch==2.11.0", the torch vLLM pins
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 BIN := $(VENV)/bin

@@ -35,6 +35,23 @@ def vllm_args(options: GrpoOptions) -> dict:
     return args
 
 
+def grpo_problems(options: GrpoOptions):
+    """The problems GRPO trains on: a run's kept rows (--run) or a GSM8K source (--problems)."""
+    if options.run:
+        return kept_as_problems(options.run, limit=options.limit)
+    return load_problems(options.problems, limit=options.limit, split="train")
+
+
+def grpo_rewards(options: GrpoOptions) -> tuple[list, list[float]]:
+    """(reward functions, weights) named by --rewards / --reward-weight (sft.rewards' registry)."""
+    return build_rewards(
+        options.rewards,
+        options.reward_weights,
+        soft_limit=options.length_soft_limit,
+        hard_limit=options.length_hard_limit,
+    )
+
+
 def build_grpo_trainer(
     options: GrpoOptions,
     problems: pl.DataFrame | None = None,
@@ -44,22 +61,17 @@ def build_grpo_trainer(
 ):
     """The GRPOTrainer of `options`. A flow may pass a task's `problems` (else they come from --run / --problems) or
     a `curriculum` of them, `task_rewards` (weight 1 each, after the named ones of sft.rewards) and a ready `dataset`
-    (then `problems` is not read); sft imports no task."""
+    (rows with a conversational `prompt` and the columns the rewards read; then `problems` is not read). sft imports
+    no task: the flow hands these down."""
     from trl import GRPOConfig, GRPOTrainer
 
     check_gpus(options.gpus)
-    if dataset is None and problems is None and curriculum is None:
-        problems = (
-            kept_as_problems(options.run, limit=options.limit)
-            if options.run
-            else load_problems(options.problems, limit=options.limit, split="train")
-        )
-    reward_funcs, weights = build_rewards(
-        options.rewards,
-        options.reward_weights,
-        soft_limit=options.length_soft_limit,
-        hard_limit=options.length_hard_limit,
-    )
+    if dataset is None:
+        if curriculum is not None:
+            dataset = curriculum.dataset(grpo_records)
+        else:
+            dataset = grpo_dataset(problems if problems is not None else grpo_problems(options))
+    reward_funcs, weights = grpo_rewards(options)
     reward_funcs += list((task_rewards or {}).values())
     weights += [1.0] * len(task_rewards or {})
     config = GRPOConfig(
@@ -76,13 +88,7 @@ def build_grpo_trainer(
         model=resolve_model(options.model),
         reward_funcs=reward_funcs,
         args=config,
-        train_dataset=(
-            dataset
-            if dataset is not None
-            else curriculum.dataset(grpo_records)
-            if curriculum
-            else grpo_dataset(problems)
-        ),
+        train_dataset=dataset,
         peft_config=lora_config(options),
         callbacks=[curriculum.callback()] if curriculum else None,
     )
