@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -133,7 +134,12 @@ def start_server(slots: int, latency: float, stats_path: Path) -> tuple[subproce
     raise RuntimeError("the stand-in server did not start")
 
 
-def run_once(problems: int, slots: int, latency: float, concurrency: int, extra: list[str]) -> dict:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(problems: int, slots: int, latency: float, concurrency: int, extra: list[str], repo: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         stats_path = Path(tmp) / "server.json"
         proc, url = start_server(slots, latency, stats_path)
@@ -145,9 +151,9 @@ def run_once(problems: int, slots: int, latency: float, concurrency: int, extra:
                 "--ansaug-n", "4", "--concurrency", str(concurrency), "--no-report", "--no-near-dedup",
                 "--no-decontaminate", "--out", str(out), *extra,
             ]  # fmt: skip
-            started = time.monotonic()
-            result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-            whole = time.monotonic() - started
+            started, cpu_before = time.monotonic(), _children_cpu()
+            result = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+            whole, cpu = time.monotonic() - started, _children_cpu() - cpu_before
             if result.returncode != 0:
                 raise RuntimeError(f"the command failed:\n{result.stderr[-3000:]}")
             time.sleep(0.6)
@@ -168,6 +174,7 @@ def run_once(problems: int, slots: int, latency: float, concurrency: int, extra:
         "whole_ratio": round(limit / whole, 3),
         "server_busy_ratio": round(limit / busy, 3),
         "completions": server["completions"],
+        "client_cpu_s": round(cpu, 1),
         "peak_busy_slots": server["peak_busy"],
     }
 
@@ -179,6 +186,7 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.2, help="seconds a completion holds a slot")
     p.add_argument("--concurrency", type=int, default=32, help="the CLI's --concurrency")
     p.add_argument("--extra", default="", help="more CLI options, space separated (e.g. '--shard-size 64')")
+    p.add_argument("--repo", default=str(REPO), help="the checkout whose CLI runs (to compare two side by side)")
     p.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--stats", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -190,14 +198,15 @@ def main() -> None:
     print(f"prefect: {os.environ.get('PREFECT_API_URL') or 'temporary server per command'}; cpus: {os.cpu_count()}; "
           f"load average: {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"stand-in server: {args.slots} slots x {args.latency} s per completion; AnsAug x 4 per problem")
-    header = "problems  limit_s  generation_s (ratio)  whole_s (ratio)  server_busy_s (ratio)  peak_slots"
+    print(f"command run from {args.repo}")
+    header = "problems  limit_s  generation_s (ratio)  whole_s (ratio)  server_busy_s (ratio)  peak_slots  client_cpu_s"
     print(header)
     for problems in [int(x) for x in args.problems.split(",")]:
-        r = run_once(problems, args.slots, args.latency, args.concurrency, args.extra.split())
+        r = run_once(problems, args.slots, args.latency, args.concurrency, args.extra.split(), Path(args.repo))
         print(
             f"{r['problems']:>8}  {r['limit_s']:>7}  {r['generation_s']:>7} ({r['generation_ratio']:.3f})"
             f"       {r['whole_s']:>6} ({r['whole_ratio']:.3f})  {r['server_busy_s']:>8} ({r['server_busy_ratio']:.3f})"
-            f"        {r['peak_busy_slots']}",
+            f"        {r['peak_busy_slots']}  {r['client_cpu_s']:>11}",
             flush=True,
         )
 
