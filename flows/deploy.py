@@ -81,7 +81,9 @@ def parse_params(values: list[str]) -> dict[str, dict]:
         if name not in FLOW_OBJECTS:
             raise UserError(f"--param names no flow {name!r}; choose among {', '.join(FLOW_OBJECTS)}.")
         if has_password(raw):  # a deployment's parameters are stored by Prefect for good
-            raise UserError(f"--param {target} holds a password or key in a URL; put the key in OPENAI_API_KEY.")
+            raise UserError(
+                f"--param {target} holds a password or key in a URL; put the key in MATHAUG_API_KEY or OPENAI_API_KEY."
+            )
         try:
             parsed = json.loads(raw)
         except (ValueError, RecursionError):  # not JSON (or a number past Python's digit limit): take it as text
@@ -145,7 +147,8 @@ def check_api() -> str:
         httpx.get(url.rstrip("/") + "/health", timeout=10).raise_for_status()
     except httpx.HTTPError as exc:
         raise UserError(
-            f"The Prefect API at {url} does not answer ({type(exc).__name__}); start it with `prefect server start`."
+            f"The Prefect API at {redact_url(url)} does not answer ({type(exc).__name__}); "
+            "start it with `prefect server start`."
         ) from None
     return url
 
@@ -216,7 +219,7 @@ def serve_command(args: argparse.Namespace) -> int:
         raise UserError("--limit must be at least 1.")
     deployments = _deployments_from(args)
     url = check_api()
-    print(f"serving {len(deployments)} deployments on {url}; stop with Ctrl-C", flush=True)
+    print(f"serving {len(deployments)} deployments on {redact_url(url)}; stop with Ctrl-C", flush=True)
     serve(*deployments, limit=args.limit)
     return 0
 

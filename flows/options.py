@@ -181,7 +181,10 @@ def url(text: str) -> str:
     if (problem := url_problem(text)) is not None:
         raise _bad(f"{redact_url(text)[:80]!r} {problem}")
     if has_password(text):  # Prefect stores flow parameters and logs: a key there would be kept for good
-        raise _bad(f"{redact_url(text)[:80]!r} holds a password or key; put the key in OPENAI_API_KEY, never in a URL")
+        raise _bad(
+            f"{redact_url(text)[:80]!r} holds a password or key; "
+            "put the key in MATHAUG_API_KEY or OPENAI_API_KEY, never in a URL"
+        )
     return text
 
 
