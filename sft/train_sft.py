@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from core.errors import UserError
 from sft.data import sft_dataset
 from sft.runtime import SftOptions, check_gpus, common_args, lora_config, resolve_model, save_final, write_metrics
 
@@ -27,12 +28,18 @@ def build_sft_trainer(options: SftOptions):
         assistant_only_loss=False,
         dataset_num_proc=None,
     )
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=resolve_model(options.model),
         args=config,
         train_dataset=dataset,
         peft_config=lora_config(options),
     )
+    if len(trainer.train_dataset) == 0:
+        raise UserError(
+            f"No example keeps an answer token within --max-length {options.max_length} (system prompt and question "
+            "come first); raise --max-length."
+        )
+    return trainer
 
 
 def run_sft(options: SftOptions) -> dict:

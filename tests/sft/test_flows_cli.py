@@ -51,7 +51,7 @@ def test_cli_sft_then_aha_table_of_its_checkpoints(
             "--logging-steps",
             "1",
             "--max-length",
-            "64",
+            "128",  # the shared system prompt comes before each question
             "--learning-rate",
             "1e-3",
         ]

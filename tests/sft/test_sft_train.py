@@ -68,3 +68,13 @@ def test_sft_with_lora_saves_adapter_and_merged_model(tiny_model_dir, kept_run_d
     assert (out / "adapter" / "adapter_config.json").exists()
     merged = AutoModelForCausalLM.from_pretrained(str(out / "model"))  # a plain model: no peft needed to load it
     assert not hasattr(merged, "peft_config") and merged.config.num_hidden_layers == 2
+
+
+def test_a_max_length_that_leaves_no_answer_is_one_sentence(tiny_model_dir, kept_run_dir, tmp_path):
+    import pytest
+
+    from core.errors import UserError
+
+    options = SftOptions(out=str(tmp_path / "o"), model=str(tiny_model_dir), run=str(kept_run_dir), max_length=32)
+    with pytest.raises(UserError, match="No example keeps an answer token within --max-length 32"):
+        build_sft_trainer(options)
