@@ -12,7 +12,9 @@ Correctness comes from the flow: a task's verifier (Countdown) or the GSM8K chec
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -24,6 +26,7 @@ from sft.rewards import completion_text
 from sft.runtime import GrpoOptions, write_metrics
 
 Check = Callable[[str, dict], bool]  # (reply text, problem row) -> correct?
+RETRIES_FILE = "r3_retries.jsonl"
 
 REFLECT_REQUEST = (
     "That answer is wrong. Do not solve the problem yet. In two or three sentences, say what went wrong in your "
@@ -85,6 +88,7 @@ class RetryReward:
         self.trainer = None
         self.retries = 0
         self.successes = 0
+        self.log: list[dict] = []  # every reflection with its retry and reward, written to OUT/r3_retries.jsonl
 
     def attach(self, trainer) -> None:
         self.trainer = trainer
@@ -128,6 +132,10 @@ class RetryReward:
         rewards: list[float | None] = [1.0 if self.check(t, row) else 0.0 for t, row in zip(retries, rows, strict=True)]
         self.retries += len(rewards)
         self.successes += int(sum(r or 0.0 for r in rewards))
+        step = getattr(getattr(self.trainer, "state", None), "global_step", None)
+        for c, row, retry, r in zip(completions, rows, retries, rewards, strict=True):
+            self.log.append({"step": step, "id": row.get("id"), "reflection": completion_text(c), "retry": retry,
+                             "reward": r})  # fmt: skip
         log_extra = kwargs.get("log_extra")
         if callable(log_extra):
             log_extra("retry", retries)
@@ -147,5 +155,8 @@ def run_r3(options: GrpoOptions, problems: pl.DataFrame, check: Check | None = N
     trainer = build_grpo_trainer(options, dataset=Dataset.from_list(records), task_rewards={"r3_retry": reward})
     reward.attach(trainer)
     metrics = train_and_save(trainer, options)
+    if trainer.is_world_process_zero():
+        lines = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in reward.log)
+        (Path(options.out) / RETRIES_FILE).write_text(lines)
     train = {**metrics["train"], "r3": {"retries": reward.retries, "successful_retries": reward.successes}}
     return write_metrics(trainer, options.out, "grpo-r3", options, train)

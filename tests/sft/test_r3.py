@@ -54,6 +54,8 @@ def test_r3_trains_the_reflection_and_rewards_the_retry(tiny_model_dir, tmp_path
     assert all(row["numbers"] and row["target"] for _, row in seen)
     saved = json.loads((tmp_path / "r3" / "metrics.json").read_text())
     assert saved["train"]["r3"]["retries"] == 4 and saved["options"]["method"] == "r3"
+    logged = [json.loads(line) for line in (tmp_path / "r3" / "r3_retries.jsonl").read_text().splitlines()]
+    assert len(logged) == 4 and sum(e["reward"] for e in logged) == 2.0 and all("retry" in e for e in logged)
     # the completions trained are the reflections: at most max_completion_length tokens, the retry is not in them
     assert all(entry.get("completions/max_length", 0) <= 8 for entry in saved["log_history"])
 
