@@ -136,7 +136,8 @@ def hostile_file(rng: random.Random, folder: Path, index: int) -> Path:
     for _ in range(rng.randint(0, 4)):
         answer = rng.choice([f'"#### {hostile_number(rng)}"', f'"steps #### {rng.randint(1, 99)}"', '""', "null",
                              (hostile_number(rng).split() or ["0"])[0], '["#### 7"]', "true", '"\\ud800"'])  # fmt: skip
-        question = rng.choice(['"Q?"', '"Q?"', '""', '"\\udc80 lone"', "123", '"' + "x" * 10_000 + '"'])
+        question = rng.choice(['"Q?"', '"Q?"', '""', '"\\udc80 lone"', "123", '"' + "x" * 10_000 + '"',
+                              '"Sam has ' + "9" * 5000 + ' pens?"'])  # fmt: skip
         rows.append(f'{{"question": {question}, "answer": {answer}}}')
     if kind == 2:
         depth = rng.choice([10, 1000, 100_000])
