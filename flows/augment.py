@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import logging
 import threading
 import time
@@ -30,6 +29,7 @@ from core.journal import Journal
 from core.llm import BACKENDS, LLM, GenParams, UsageCounter, make_backend
 from core.run_files import write_dataset, write_json, write_parquet
 from core.schemas import samples_frame
+from core.text_files import read_json
 from filters.answer_check import check_answers
 from filters.best_of_n import select_best_of_n
 from filters.embeddings import Embedder
@@ -66,7 +66,9 @@ GENERATION_SETTINGS = ("backend", "model", "temperature", "max_tokens", "seed")
 def _check_run_settings(out: Path, settings: dict) -> None:
     path = out / "run.json"
     if path.exists():
-        before = json.loads(path.read_text())
+        before = read_json(path, "run settings file")
+        if not isinstance(before, dict):
+            raise UserError(f"{path} is not a run's settings; use a new --out, or delete it to start the run again.")
         changed = [k for k in GENERATION_SETTINGS if before.get(k) != settings.get(k)]
         if changed:
             k = changed[0]
