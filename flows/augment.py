@@ -53,6 +53,7 @@ from flows.options import (
     out_folder,
     positive_float,
     positive_int,
+    problems_source,
     share,
     url_list,
 )
@@ -432,7 +433,12 @@ def _add_usage(total: UsageCounter, shard: dict) -> UsageCounter:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = AugmentConfig()
     p.add_argument(
-        "--problems", "--dataset", dest="problems", default="sample", help="'sample', openai/gsm8k, or a file"
+        "--problems",
+        "--dataset",
+        dest="problems",
+        type=problems_source,
+        default="sample",
+        help="'sample' (bundled), openai/gsm8k, or a .jsonl/.parquet (--dataset: the same option, an older name)",
     )
     p.add_argument("--split", default="train", help="dataset split (default: train)")
     p.add_argument("--limit", type=positive_int, default=None, help="use only the first N problems")

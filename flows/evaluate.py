@@ -18,6 +18,7 @@ from flows.options import (
     nonnegative_int,
     out_folder,
     positive_int,
+    problems_source,
     url_list,
 )
 from flows.outcome import fails_cleanly, run_flow
@@ -117,7 +118,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="local", choices=["local", "openai", "vllm"], help="LLM backend (local)")
     parser.add_argument("--model", help="model to evaluate (default: the run's model/, else the bundled SmolLM2)")
     parser.add_argument("--base-url", type=url_list, help="with --backend openai: the server's URL(s), comma-separated")
-    parser.add_argument("--problems", default="sample", help="GSM8K test problems (default: the bundled sample)")
+    parser.add_argument(
+        "--problems", type=problems_source, default="sample", help="GSM8K test problems (default: the bundled sample)"
+    )
     parser.add_argument("--limit", type=positive_int, help="evaluate only the first N problems")
     parser.add_argument(
         "--k", type=nonnegative_int, default=4, help="pass@k and best@k; 0 for greedy accuracy only (default 4)"

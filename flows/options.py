@@ -17,7 +17,9 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from core.errors import UserError
 from core.numbers import NumberTooLarge, parse_decimal, parse_int
+from core.text_files import check_readable
 from core.urls import has_password, redact_url, url_problem
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "out_folder",
     "positive_float",
     "positive_int",
+    "problems_source",
     "run_source",
     "share",
     "url",
@@ -189,6 +192,25 @@ def run_source(text: str) -> str:
     if path.is_file():
         return text
     return existing_folder(text)
+
+
+def problems_source(text: str) -> str:
+    """`sample`, a Hub id or a task name (checked where they are loaded), or a .jsonl/.parquet file that must be
+    readable now: a missing or unreadable file is refused before Prefect starts."""
+    if not text.strip():
+        raise _bad("give 'sample', a Hub id such as openai/gsm8k, or a .jsonl/.parquet file")
+    _path_text(text, "problems")
+    path = Path(text)
+    try:
+        is_path = path.suffix in (".jsonl", ".parquet") or path.exists() or path.is_symlink()
+    except OSError:
+        is_path = False
+    if is_path:
+        try:
+            check_readable(path, "problems file")
+        except UserError as e:
+            raise _bad(str(e)[0].lower() + str(e)[1:].rstrip(".")) from None
+    return text
 
 
 def url(text: str) -> str:

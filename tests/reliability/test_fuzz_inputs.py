@@ -414,6 +414,9 @@ ISSUE_OPTION_CASES = [
     ("diversity-report", ["--cache-dir", "{file}"], "is a file, not a folder"),
     ("diversity-report", ["--run", "{loop}"], "is a symlink loop"),
     ("diversity-report", ["--select-budget", "0"], "at least 1"),
+    ("evaluate", ["--problems", "{loop}"], "is a symlink loop"),
+    ("grpo", ["--problems", "{dir}"], "is a folder, not a file"),
+    ("augment-gsm8k", ["--dataset", "{jsonl_dir}/nowhere.jsonl"], "does not exist"),
     ("serve", ["--limit", "0"], "at least 1"),
     ("deploy", ["--param", "augment-gsm8k.base_url=http://u:SECRETKEY@h/v1"], "OPENAI_API_KEY"),
 ]
