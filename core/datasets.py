@@ -17,12 +17,14 @@ import polars as pl
 
 from core.answers import extract_answer, normalize_answer, number_refusal, parse_number
 from core.errors import UserError
+from core.numbers import MAX_DIGITS
 from core.schemas import PROBLEM_SCHEMA
 from core.text_files import check_readable, iter_lines, loads_json
 
 BUNDLED = {"train": "gsm8k_train_sample.jsonl", "test": "gsm8k_test_sample.jsonl"}
 HUB_DATASET = "openai/gsm8k"
 _CALCULATOR = re.compile(r"<<([^<>]*)>>")  # GSM8K's calculator annotations: 48/2 = <<48/2=24>>24
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
 log = logging.getLogger(__name__)
 
 
@@ -80,6 +82,11 @@ def from_gsm8k_rows(rows: Iterable[dict], source: str, where: str | None = None)
         if not isinstance(question, str) or not question.strip():
             raise UserError(f"Row {i} of {where} has no text in its 'question' field.")
         question = _text(question, i, where, "question")
+        if _LONG_NUMBER.search(question):
+            raise UserError(
+                f"Row {i} of {where} has a number of more than {MAX_DIGITS} digits in its question; "
+                "no word problem needs one (the augmenters read every number of a question exactly)."
+            )
         solution, answer = _final_answer(row.get("answer"), i, where)
         pid = problem_id(question)
         if pid in first_row:

@@ -23,6 +23,8 @@ def check_readable(path: Path, what: str = "file") -> None:
         path.resolve(strict=True)
     except RuntimeError:  # Python 3.11 reports a symlink loop this way
         raise UserError(f"The {what} {path} is a symlink loop; point it at a real file.") from None
+    except PermissionError:
+        raise UserError(f"The {what} {path} cannot be read: permission denied.") from None
     except OSError as e:
         if path.is_symlink():
             raise UserError(f"The {what} {path} is a symlink to nothing; point it at a real file.") from None

@@ -38,6 +38,7 @@ from core.llm.replay import ReplayLLM
 from core.llm.vllm_options import add_engine_arguments, engine_options
 from core.run_files import write_dataset, write_json, write_parquet
 from core.schemas import PRIMED_STYLES, samples_frame
+from core.text_files import read_json
 from filters.answer_check import check_answers
 from filters.best_of_n import select_best_of_n
 from filters.embeddings import Embedder
@@ -61,6 +62,7 @@ from flows.options import (
     out_folder,
     positive_float,
     positive_int,
+    problems_source,
     share,
     url_list,
 )
@@ -90,7 +92,9 @@ def prompts_digest() -> str:
 def _check_run_settings(out: Path, settings: dict) -> None:
     path = out / "run.json"
     if path.exists():
-        before = json.loads(path.read_text())
+        before = read_json(path, "run settings file")
+        if not isinstance(before, dict):
+            raise UserError(f"{path} is not a run's settings; use a new --out, or delete it to start the run again.")
         # a run.json from before a setting was recorded says nothing about it
         changed = [k for k in GENERATION_SETTINGS if k in before and before.get(k) != settings.get(k)]
         if changed:
@@ -591,7 +595,12 @@ def _add_usage(total: UsageCounter, shard: dict) -> UsageCounter:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = AugmentConfig()
     p.add_argument(
-        "--problems", "--dataset", dest="problems", default="sample", help="'sample', openai/gsm8k, or a file"
+        "--problems",
+        "--dataset",
+        dest="problems",
+        type=problems_source,
+        default="sample",
+        help="'sample' (bundled), openai/gsm8k, or a .jsonl/.parquet (--dataset: the same option, an older name)",
     )
     p.add_argument("--split", default="train", help="dataset split (default: train)")
     p.add_argument("--limit", type=positive_int, default=None, help="use only the first N problems")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -39,13 +40,21 @@ def load_command(name: str) -> FlowCommand:
     return getattr(importlib.import_module(module), attr)
 
 
+class _OptionError(Exception):
+    """A bad option: its one line is printed by main, which returns 2 (in-process callers get a code, no exit)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad option in one sentence (exit 2) instead of usage + message."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         message = redact_url(" ".join(message.split()))  # one line, and no key a URL carried
-        sys.stderr.write(f"{self.prog}: {message[0].upper()}{message[1:]}; see `{self.prog} --help`.\n")
-        sys.exit(2)
+        # "argument --limit: must be at least 1" (flows.options) -> "--limit must be at least 1"
+        if m := re.match(r"argument (\S+?)(?:/\S+)?: (must .*)", message):
+            message = f"{m[1]} {m[2]}"
+        elif m := re.match(r"argument (\S+?)(?:/\S+)?: (.*)", message):
+            message = f"{m[1]}: {m[2]}"
+        raise _OptionError(f"{self.prog}: {message[0].upper()}{message[1:]}; see `{self.prog} --help`.")
 
 
 def _prepare_environment() -> None:
@@ -119,7 +128,14 @@ def _restore_signals(before: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except _OptionError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+
+
+def _main(argv: list[str]) -> int:
     _prepare_environment()  # before any flow module imports prefect, which reads its settings then
     parser = _Parser(prog="flows", description="mathaug flows: augment GSM8K, report diversity, train, evaluate.")
     sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)

@@ -19,6 +19,7 @@ from flows.options import (
     nonnegative_int,
     out_folder,
     positive_int,
+    problems_source,
     url_list,
 )
 from flows.outcome import fails_cleanly, run_flow
@@ -177,6 +178,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", type=url_list, help="with --backend openai: the server's URL(s), comma-separated")
     parser.add_argument(
         "--problems",
+        type=problems_source,
         default="sample",
         help="GSM8K test problems (default: the bundled sample), or a task: countdown, novel-ops:all",
     )

@@ -17,7 +17,9 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from core.errors import UserError
 from core.numbers import NumberTooLarge, parse_decimal, parse_int
+from core.text_files import check_readable
 from core.urls import has_password, redact_url, url_problem
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "out_folder",
     "positive_float",
     "positive_int",
+    "problems_source",
     "run_source",
     "share",
     "url",
@@ -44,8 +47,23 @@ def _bad(message: str) -> argparse.ArgumentTypeError:
     return argparse.ArgumentTypeError(message)
 
 
-def _show(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:30] + "...")
+def _show(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 10] + "...")
+
+
+def _path(text: str) -> str:
+    return _show(text, 300)
+
+
+def _broken_link(path: Path) -> str:
+    """What a symlink that leads nowhere is: a loop, or a link to nothing."""
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python 3.11 reports a loop this way
+        return "is a symlink loop"
+    except OSError as e:
+        return "is a symlink loop" if e.errno == 40 else "is a symlink to nothing"
+    return "is a broken symlink"
 
 
 def _int(text: str) -> int:
@@ -133,16 +151,16 @@ def out_folder(text: str) -> str:
     path = Path(text)
     try:
         if path.exists() and not path.is_dir():
-            raise _bad(f"{_show(text)} is a file, not a folder; give a folder to write into")
+            raise _bad(f"{_path(text)} is a file, not a folder; give a folder to write into")
         for parent in path.absolute().parents:
             if parent.exists():
                 if not parent.is_dir():
-                    raise _bad(f"{_show(text)} is inside {str(parent)!r}, which is a file")
+                    raise _bad(f"{_path(text)} is inside {str(parent)!r}, which is a file")
                 break
         if path.is_symlink() and not path.exists():
-            raise _bad(f"{_show(text)} is a symlink to nothing (or a loop)")
+            raise _bad(f"{_path(text)} {_broken_link(path)}")
     except OSError as e:
-        raise _bad(f"{_show(text)} cannot be used as a folder ({e.strerror or type(e).__name__})") from None
+        raise _bad(f"{_path(text)} cannot be used as a folder ({e.strerror or type(e).__name__})") from None
     return text
 
 
@@ -154,12 +172,12 @@ def existing_folder(text: str) -> str:
         if path.is_dir():
             return text
         if path.exists():
-            raise _bad(f"{_show(text)} is a file, not a folder")
+            raise _bad(f"{_path(text)} is a file, not a folder")
         if path.is_symlink():
-            raise _bad(f"{_show(text)} is a symlink to nothing (or a loop)")
+            raise _bad(f"{_path(text)} {_broken_link(path)}")
     except OSError as e:
-        raise _bad(f"{_show(text)} cannot be read ({e.strerror or type(e).__name__})") from None
-    raise _bad(f"the folder {_show(text)} does not exist")
+        raise _bad(f"{_path(text)} cannot be read ({e.strerror or type(e).__name__})") from None
+    raise _bad(f"the folder {_path(text)} does not exist")
 
 
 def run_source(text: str) -> str:
@@ -168,12 +186,31 @@ def run_source(text: str) -> str:
     path = Path(text)
     try:
         if path.is_file() and path.suffix not in (".parquet", ".jsonl"):
-            raise _bad(f"{_show(text)} is a {path.suffix or 'plain'} file; give a run folder or a .parquet/.jsonl file")
+            raise _bad(f"{_path(text)} is a {path.suffix or 'plain'} file; give a run folder or a .parquet/.jsonl file")
     except OSError as e:
-        raise _bad(f"{_show(text)} cannot be read ({e.strerror or type(e).__name__})") from None
+        raise _bad(f"{_path(text)} cannot be read ({e.strerror or type(e).__name__})") from None
     if path.is_file():
         return text
     return existing_folder(text)
+
+
+def problems_source(text: str) -> str:
+    """`sample`, a Hub id or a task name (checked where they are loaded), or a .jsonl/.parquet file that must be
+    readable now: a missing or unreadable file is refused before Prefect starts."""
+    if not text.strip():
+        raise _bad("give 'sample', a Hub id such as openai/gsm8k, or a .jsonl/.parquet file")
+    _path_text(text, "problems")
+    path = Path(text)
+    try:
+        is_path = path.suffix in (".jsonl", ".parquet") or path.exists() or path.is_symlink()
+    except OSError:
+        is_path = False
+    if is_path:
+        try:
+            check_readable(path, "problems file")
+        except UserError as e:
+            raise _bad(str(e)[0].lower() + str(e)[1:].rstrip(".")) from None
+    return text
 
 
 def url(text: str) -> str:

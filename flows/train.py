@@ -21,6 +21,7 @@ from flows.options import (
     out_folder,
     positive_float,
     positive_int,
+    problems_source,
     run_source,
     share,
     url,
@@ -226,6 +227,7 @@ def _reward_weights(pairs: list[str]) -> dict[str, float]:
 def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--problems",
+        type=problems_source,
         default="sample",
         help="GSM8K problems (default: the bundled sample) or a task: countdown[:LEVEL], novel-ops[:LEVEL]",
     )
@@ -404,7 +406,12 @@ def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verl-out", type=out_folder, help="write verl's train.parquet / test.parquet / README.md here"
     )
-    parser.add_argument("--test-problems", default="sample", help="GSM8K test problems for test.parquet ('none': skip)")
+    parser.add_argument(
+        "--test-problems",
+        type=problems_source,
+        default="sample",
+        help="GSM8K test problems for test.parquet ('none': skip)",
+    )
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the kept rows with a dataset card")
     parser.add_argument("--public", action="store_true", help="make the Hub dataset public (default private)")
 

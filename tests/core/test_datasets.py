@@ -84,6 +84,7 @@ GOOD_ROW = b'{"question": "Q?", "answer": "#### 7"}\n'
         (b'{"question": "Q?", "answer": "#### 1e99999999"}\n', "too large to read exactly"),
         (b'{"question": "Q?", "answer": "#### 1e-80000"}\n', "too large to read exactly"),
         (b'{"question": "Q?", "answer": ""}\n', "empty 'answer'"),
+        (b'{"question": "Q ' + b"9" * 5000 + b'?", "answer": "#### 1"}\n', "more than 100 digits in its question"),
         (b'{"question": "Q?", "answer": "#### 1"}\n{"question": "Q?", "answer": "#### 2"}\n', "different answers"),
     ],
 )

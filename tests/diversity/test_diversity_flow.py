@@ -56,8 +56,8 @@ def test_missing_run_folder_is_one_sentence_without_traceback(tmp_path):
     done = _flows_subprocess("run", "diversity-report", "--run", str(tmp_path / "nope"))
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        f"error: The run folder {str(tmp_path / 'nope')!r} does not exist; "
-        "pass --run with a folder the augment flow wrote."
+        f"flows run diversity-report: --run: the folder {str(tmp_path / 'nope')!r} does not exist; "
+        "see `flows run diversity-report --help`."
     )
     assert "Traceback" not in done.stderr
 
@@ -66,4 +66,4 @@ def test_folder_without_samples_and_bad_budget_are_user_errors(tmp_path, registe
     assert cli.main(["run", "diversity-report", "--run", str(tmp_path)]) == 2
     assert "has no samples.parquet" in capsys.readouterr().err
     assert cli.main(["run", "diversity-report", "--run", str(run_dir), "--select-budget", "0"]) == 2
-    assert "--select-budget must be a positive number" in capsys.readouterr().err
+    assert "--select-budget must be at least 1" in capsys.readouterr().err

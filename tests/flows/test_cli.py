@@ -75,7 +75,7 @@ def test_help_lists_the_contract_options():
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["run", "augment-gsm8k", "--limit", "x"], "invalid int value"),
+        (["run", "augment-gsm8k", "--limit", "x"], "--limit: 'x' is not a whole number"),
         (["run", "augment-gsm8k", "--augmenters", "ansaug,magic"], "--augmenters takes"),
         (["run", "augment-gsm8k", "--ansaug-n", "0"], "--ansaug-n must be at least 1"),
         (["run", "augment-gsm8k", "--backend", "nope"], "invalid choice"),

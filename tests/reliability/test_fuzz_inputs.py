@@ -136,7 +136,8 @@ def hostile_file(rng: random.Random, folder: Path, index: int) -> Path:
     for _ in range(rng.randint(0, 4)):
         answer = rng.choice([f'"#### {hostile_number(rng)}"', f'"steps #### {rng.randint(1, 99)}"', '""', "null",
                              (hostile_number(rng).split() or ["0"])[0], '["#### 7"]', "true", '"\\ud800"'])  # fmt: skip
-        question = rng.choice(['"Q?"', '"Q?"', '""', '"\\udc80 lone"', "123", '"' + "x" * 10_000 + '"'])
+        question = rng.choice(['"Q?"', '"Q?"', '""', '"\\udc80 lone"', "123", '"' + "x" * 10_000 + '"',
+                              '"Sam has ' + "9" * 5000 + ' pens?"'])  # fmt: skip
         rows.append(f'{{"question": {question}, "answer": {answer}}}')
     if kind == 2:
         depth = rng.choice([10, 1000, 100_000])
@@ -153,6 +154,12 @@ def hostile_file(rng: random.Random, folder: Path, index: int) -> Path:
         data = bytes(rng.randrange(256) for _ in range(rng.randint(1, 200)))
     if kind == 5:
         data = data.replace(b"Q", b"\xe9")
+    if kind >= 8:  # well-formed rows (a BOM, blank lines, a repeated question, a number answer): should load
+        good = [
+            f'{{"question": "Q{j} {rng.random()}?", "answer": "{rng.randint(1, 9)} #### {rng.randint(0, 999)}"}}'
+            for j in range(rng.randint(1, 5))
+        ] + ['{"question": "Same?", "answer": 4}'] * rng.randint(0, 2)
+        data = rng.choice([b"", b"\xef\xbb\xbf"]) + "\n\n".join(good).encode()  # fmt: skip
     name.write_bytes(data)
     return name
 
@@ -177,12 +184,17 @@ def _record(kind: str, outcomes: list[tuple[str, float, str]]) -> None:
     counts["cases"] = len(outcomes)
     counts["slow"] = sum(1 for _, seconds, _ in outcomes if seconds > CASE_LIMIT_S)
     FIGURES[kind] = counts
-    bad = [detail for o, seconds, detail in outcomes if o == "traceback" or seconds > CASE_LIMIT_S]
+    bad = [
+        f"{o}, {seconds:.1f} s: {detail}"
+        for o, seconds, detail in outcomes
+        if o == "traceback" or seconds > CASE_LIMIT_S
+    ]
     assert not bad, f"{len(bad)} of {len(outcomes)} {kind} cases failed; first:\n{bad[0]}"
 
 
 def test_fuzz_numbers_in_answers():
     rng = random.Random(SEED)
+    answers_equal("\\sqrt{4}", "2")  # import math-verify and sympy once: a start-up cost, not an input's
     outcomes = []
     for _ in range(150):
         text = answer_text(rng, hostile_number(rng))
@@ -247,6 +259,8 @@ def in_process_cli(monkeypatch):
     monkeypatch.setattr(prefect.flows.Flow, "__call__", stop)
     monkeypatch.setattr(deploy, "check_api", stop)
     saved_env = dict(os.environ)
+    for name in cli.FLOWS:  # import every flow module once: a start-up cost (seconds here), not an input's
+        cli.load_command(name)
 
     def run(argv: list[str]):
         out, err = io.StringIO(), io.StringIO()
@@ -398,8 +412,11 @@ ISSUE_OPTION_CASES = [
     ("export", ["--run", "{jsonl}"], "is a file, not a folder"),
     ("export", ["--verl-out", "{file}"], "is a file, not a folder"),
     ("diversity-report", ["--cache-dir", "{file}"], "is a file, not a folder"),
-    ("diversity-report", ["--run", "{loop}"], "symlink to nothing (or a loop)"),
+    ("diversity-report", ["--run", "{loop}"], "is a symlink loop"),
     ("diversity-report", ["--select-budget", "0"], "at least 1"),
+    ("evaluate", ["--problems", "{loop}"], "is a symlink loop"),
+    ("grpo", ["--problems", "{dir}"], "is a folder, not a file"),
+    ("augment-gsm8k", ["--dataset", "{jsonl_dir}/nowhere.jsonl"], "does not exist"),
     ("serve", ["--limit", "0"], "at least 1"),
     ("deploy", ["--param", "augment-gsm8k.base_url=http://u:SECRETKEY@h/v1"], "OPENAI_API_KEY"),
 ]
@@ -429,40 +446,35 @@ def test_dataset_stays_an_alias_of_problems(tmp_path, in_process_cli):
 # --- a sample through the real CLI ----------------------------------------------------------------------------------
 
 
-def test_fuzz_sample_through_the_real_cli(prefect_server, tmp_path):
-    from concurrent.futures import ThreadPoolExecutor
+def test_fuzz_sample_through_the_real_cli(tmp_path, in_process_cli):
+    """Generated option cases the in-process CLI refused give the same one line from the real `flows` command (so
+    the in-process figures stand for the real CLI); hostile files through the real CLI: test_malformed_inputs.py."""
+    import subprocess
 
-    from reliability_helpers import flows
+    from reliability_helpers import REPO, flows_cmd
 
     rng = random.Random(SEED + 4)
     places = _places(tmp_path)
-    cases = []
-    for i, (command, extra) in enumerate(option_cases(rng, places, 6)):
-        cases.append(_base_args(command, places, str(tmp_path / f"out{i}")) + extra)
-    for i in range(4):
-        path = hostile_file(rng, tmp_path, 100 + i)
-        cases.append(_base_args("augment-gsm8k", places, str(tmp_path / f"fout{i}")) + ["--problems", str(path),
-                                                                                         "--limit", "1"])  # fmt: skip
-
-    def one(argv):
-        started = time.monotonic()
-        result = flows(prefect_server, *[a for a in argv if "\0" not in a], timeout=120)
-        return argv, result, time.monotonic() - started
-
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        results = list(pool.map(one, cases))
+    sample = []
+    for i, (command, extra) in enumerate(option_cases(rng, places, 40)):
+        argv = _base_args(command, places, str(tmp_path / f"out{i}")) + extra
+        code, stdout, stderr = in_process_cli(argv)
+        if code not in (0, "reached") and len(sample) < 5:
+            sample.append((argv, stderr.strip()))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     outcomes = []
-    for argv, result, seconds in results:
-        clean = result.returncode == 0 or _one_sentence(result.returncode, result.stdout, result.stderr)
-        leaked = "SECRETKEY" in result.stdout + result.stderr
-        outcome = "clean" if clean and not leaked else "traceback"
-        outcomes.append((outcome, seconds, f"{argv}\n{result.stderr[-1500:]}"))
-    # a subprocess pays Python and Prefect start-up on a loaded machine: its time is reported, not held to 10 s
+    for argv, expected in sample:
+        started = time.monotonic()
+        result = subprocess.run(flows_cmd(*argv), capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+        same = _one_sentence(result.returncode, result.stdout, result.stderr) and result.stderr.strip() == expected
+        outcome = "clean" if same and "SECRETKEY" not in result.stdout + result.stderr else "traceback"
+        outcomes.append((outcome, time.monotonic() - started, f"{argv}\n{result.stderr[-1500:]}\nvs {expected}"))
+    # a subprocess pays Python's and the flow modules' start-up on a loaded machine: its time is reported only
     counts = Counter(o for o, _, _ in outcomes)
     FIGURES["cli-subprocess"] = Counter({**counts, "cases": len(outcomes),
                                          "slow": sum(1 for _, s, _ in outcomes if s > CASE_LIMIT_S)})  # fmt: skip
     bad = [detail for o, _, detail in outcomes if o == "traceback"]
-    assert not bad, bad[0]
+    assert len(sample) == 5 and not bad, bad[:1]
 
 
 def teardown_module(module):

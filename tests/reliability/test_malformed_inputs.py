@@ -40,7 +40,7 @@ CASES: dict[str, tuple[str | None, str | bytes | None, list[str], list[str]]] = 
     "broken parquet": ("d.parquet", b"PAR1 not really", [], ["not a readable Parquet file"]),
     "unknown option": (None, None, ["--task-runer", "threads"], ["unrecognized arguments: --task-runer"]),
     "unknown task runner": (None, None, ["--task-runner", "spark"], ["invalid choice: 'spark'"]),
-    "no workers": (None, None, ["--task-runner", "threads", "--workers", "0"], ["--workers must be at least 1."]),
+    "no workers": (None, None, ["--task-runner", "threads", "--workers", "0"], ["--workers must be at least 1"]),
 }
 if importlib.util.find_spec("prefect_ray") is None:
     CASES["ray not installed"] = (None, None, ["--task-runner", "ray"], ["needs prefect-ray", "pip install"])
