@@ -24,6 +24,7 @@ from core.llm.endpoint import Endpoint, parse_retry_after
 from core.urls import redact_url
 
 log = logging.getLogger(__name__)
+CONNECTIONS_PER_CLIENT = 8
 
 
 class LLMCallError(Exception):
@@ -81,25 +82,34 @@ class OpenAIBackend:
             _check_reachable(url)
         self.endpoints = [Endpoint(url, {}, concurrency) for url in base_urls]  # client: one per event loop
         self._turn = 0  # rotates ties between URLs with equal room
+        self._turn_client = 0
         self._changed: asyncio.Event | None = None  # set when a slot frees, a pause ends or the run breaks
         self.broken: ServerBroken | None = None
 
     def _client(self, ep: Endpoint):
-        """The endpoint's httpx client for the running event loop (a client's connections belong to one loop)."""
+        """One of the endpoint's httpx clients for the running event loop (a client's connections belong to one
+        loop). Requests rotate over clients of about CONNECTIONS_PER_CLIENT connections each: httpcore's pool scans
+        every connection of its client on each request and reply, which costs CPU quadratic in the pool's size."""
         import httpx
 
         loop = asyncio.get_running_loop()
-        client = ep.client.get(loop)
-        if client is None:
+        clients = ep.client.get(loop)
+        if clients is None:
             for old in [k for k in ep.client if k.is_closed()]:
                 del ep.client[old]
-            client = ep.client[loop] = httpx.AsyncClient(
-                base_url=ep.url.rstrip("/") + "/",
-                timeout=self.timeout_s,
-                headers={"Authorization": f"Bearer {_api_key()}", "Content-Type": "application/json"},
-                limits=httpx.Limits(max_connections=ep.ceiling, max_keepalive_connections=ep.ceiling),
-            )
-        return client
+            count = -(-ep.ceiling // CONNECTIONS_PER_CLIENT)
+            clients = ep.client[loop] = [
+                httpx.AsyncClient(
+                    base_url=ep.url.rstrip("/") + "/",
+                    timeout=self.timeout_s,
+                    headers={"Authorization": f"Bearer {_api_key()}", "Content-Type": "application/json"},
+                    # no pool wait: a client may hold every request in flight
+                    limits=httpx.Limits(max_connections=ep.ceiling, max_keepalive_connections=CONNECTIONS_PER_CLIENT),
+                )
+                for _ in range(count)
+            ]
+        self._turn_client += 1
+        return clients[self._turn_client % len(clients)]
 
     # -- scheduling over the URLs ----------------------------------------------------------------------------------
     def concurrency_levels(self) -> dict[str, str]:

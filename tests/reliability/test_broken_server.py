@@ -101,11 +101,11 @@ def test_sigterm_mid_run_exits_within_10_s_and_the_same_command_resumes(
     prefect_server, reference_run, answer_for, tmp_path
 ):
     out = tmp_path / "run"
-    with FakeOpenAI(delay_s=0.2, answer_for=answer_for) as server:
+    with FakeOpenAI(delay_s=0.5, answer_for=answer_for) as server:  # slow enough that the run is mid-way
         cmd = flows_cmd(*augment_args(server.url, out))
         proc = start(cmd, prefect_server.env)
         try:
-            wait_for_pairs(proc, out, 5)
+            wait_for_pairs(proc, out, 3)
             proc.send_signal(signal.SIGTERM)  # to the process alone, as `kill PID` does
             sent = time.monotonic()
             _, stderr = proc.communicate(timeout=30)
@@ -115,7 +115,7 @@ def test_sigterm_mid_run_exits_within_10_s_and_the_same_command_resumes(
         assert took < 10, f"{took:.1f} s after SIGTERM"
         assert "interrupted: finished work is saved" in stderr
         kept = journal_pairs(out)
-        assert 5 <= len(kept) < TOTAL_PAIRS and most_repeated(kept) == 1
+        assert 3 <= len(kept) < TOTAL_PAIRS and most_repeated(kept) == 1
 
         resumed = flows(prefect_server, *augment_args(server.url, out))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
