@@ -197,8 +197,10 @@ def test_perturb_from_the_command_line(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     rows = pl.read_parquet(out / "samples.parquet").filter(pl.col("type") == "GSM_Perturbed")
     problems = {p["id"]: p for p in load_problems("sample", limit=4).to_dicts()}
-    drawn = rows.filter(pl.col("variant").str.starts_with("draw"))
+    # a draw with no values that keep the constraints is a row without a question (reason no_valid_values)
+    drawn = rows.filter(pl.col("variant").str.starts_with("draw") & pl.col("query").is_not_null())
     assert drawn.height > 0  # the bundled problems' calculator marks give programs without the model
+    assert drawn.filter(pl.col("keep") & (pl.col("verified_by") == "program")).height > 0  # reference solutions
     for row in drawn.iter_rows(named=True):
         assert row["query"] != problems[row["parent_id"]]["question"] and row["target"] is not None
     assert set(rows["parent_id"]) == set(problems)
