@@ -27,6 +27,10 @@ FLOW_OBJECTS: dict[str, str] = {
     "grpo": "flows.train:grpo_flow",
     "evaluate": "flows.evaluate:evaluate_flow",
     "export": "flows.train:export_flow",
+    "prm-labels": "flows.prm_labels:prm_labels_flow",
+    "self-train": "flows.self_train:self_train_flow",
+    "mine-failures": "flows.mine_failures:mine_failures_flow",
+    "behaviours": "flows.behaviours:behaviours_flow",
 }
 DEFAULT_DEPLOYMENT = "mathaug"
 DEFAULT_POOL = "mathaug"

@@ -24,6 +24,10 @@ PREFECT_FLOW_NAMES = {
     "grpo": "grpo",
     "evaluate": "evaluate",
     "export": "export-dataset",
+    "prm-labels": "prm-labels",
+    "self-train": "self-train",
+    "mine-failures": "mine-failures",
+    "behaviours": "behaviours",
 }
 
 
