@@ -181,6 +181,13 @@ def _main(argv: list[str]) -> int:
         sys.stderr.write(INTERRUPTED)
         _exit_now(130)
         return 130  # not reached
+    except BaseException as exc:
+        # while a flow runs, Prefect's own SIGTERM handler replaces ours and raises its TerminationSignal
+        if type(exc).__name__ != "TerminationSignal":
+            raise
+        sys.stderr.write(INTERRUPTED)
+        _exit_now(128 + signal.SIGTERM)
+        return 143  # not reached
 
 
 if __name__ == "__main__":
