@@ -484,3 +484,18 @@ def teardown_module(module):
             f"({counts['ok']} accepted, {counts['clean']} refused in one sentence), "
             f"traceback {counts['traceback']}, slow {counts['slow']}"
         )
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [(b"{not json", "not valid JSON"), (b"\xff\xfe{}", "UTF-16"), (b'{"funnel": {"GSM_AnsAug": 3}}', "malformed"),
+     (b'{"funnel": {"GSM_AnsAug": {"kept": "many"}}}', "malformed"), (b"[" * 100_000, "nested too deeply")],
+)  # fmt: skip
+def test_a_malformed_stats_json_in_a_run_is_one_sentence(tmp_path, content, words):
+    import polars as pl
+
+    from diversity.run_data import _load_funnel
+
+    (tmp_path / "stats.json").write_bytes(content)
+    with pytest.raises(UserError, match=words):
+        _load_funnel(tmp_path, pl.DataFrame({"type": ["GSM_AnsAug"], "keep": [True]}))
