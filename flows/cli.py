@@ -20,7 +20,7 @@ from flows.command import FlowCommand
 
 # name -> "module:attribute" of its FlowCommand; imported only when used, so `flows list` is instant.
 FLOWS: dict[str, str] = {
-    "augment-gsm8k": "flows.augment:COMMAND",
+    "augment-gsm8k": "flows.augment_cli:COMMAND",
     "diversity-report": "flows.diversity_report:COMMAND",
     "sft": "flows.train:SFT_COMMAND",
     "grpo": "flows.train:GRPO_COMMAND",
