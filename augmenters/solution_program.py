@@ -415,11 +415,15 @@ def _shown(
     if any(c.isdigit() for c in _SOLUTION_NUMBER_RE.sub(" ", solution or "")):
         raise ProgramError("unexplained_number", "the solution writes a number in a form we cannot rewrite")
     changing = set(reader.results) | {v for v, name in reader.inputs.items() if name not in frozen}
-    if spelled := word_values(solution or "") & changing:  # "Two zones", "24 dozen" for a value that changes
-        raise ProgramError("stale_solution_text", f"the solution's words say {min(spelled)}, a value that may change")
-    # "He gets paid twice a month" for the question's "2 times a month": the word would stay while 2 changes
-    if said := {f for w, f in _FACTOR_WORDS.items() if re.search(rf"\b{w}\b", solution or "", re.I)} & changing:
-        raise ProgramError("stale_solution_text", f"the solution's words say {min(said)}, a value that may change")
+    # "Two zones", "24 dozen", or "He gets paid twice a month" for the question's "2 times a month": the word
+    # would stay while the number changes. An input the words name stays fixed; a computed value refuses.
+    said = word_values(solution or "") | {
+        f for w, f in _FACTOR_WORDS.items() if re.search(rf"\b{w}\b", solution or "", re.I)
+    }
+    if stale := said & changing:
+        if stale & set(reader.results):
+            raise ProgramError("stale_solution_text", f"the solution's words say {min(stale)}, a value that changes")
+        to_freeze |= {reader.inputs[v] for v in stale}
     for m in _SOLUTION_NUMBER_RE.finditer(solution or ""):
         value = Fraction(m.group().replace(",", ""))
         # "$15 x 5" where the question's $ is on the 5: the text pairs units and numbers otherwise than the

@@ -114,11 +114,19 @@ def test_operand_reused_through_a_word_relation_stays_fixed():
 # --- reference solutions whose words would go stale ----------------------------------------------------------------
 
 
-def test_a_factor_word_for_a_changing_number_refuses():
+def test_a_factor_word_for_a_written_number_keeps_it_fixed():
     question = "Maya saves $600 over 10 months. She is paid 2 times a month. How much does she save per paycheck?"
     solution = "She saves 600/10 = $60 a month.\nShe is paid twice a month, so she saves 60/2 = $30 each time."
+    marks = build_from_marks(question, solution, ["600/10=60", "60/2=30"], "30")
+    checked = check_program(marks.source, question, "30", ["600/10=60", "60/2=30"], percent_check=False)
+    assert Fraction(2) not in checked.groups and Fraction(600) in checked.groups  # "twice" stays true
+
+
+def test_a_word_for_a_computed_value_refuses():
+    question = "Ann buys 3 packs of 4 eggs. She also has 5 eggs. How many eggs does she have?"
+    solution = "The packs hold 3*4 = 12 eggs, a dozen.\nWith the others she has 12+5 = 17 eggs."
     with pytest.raises(ProgramError) as err:
-        build_from_marks(question, solution, ["600/10=60", "60/2=30"], "30")
+        build_from_marks(question, solution, ["3*4=12", "12+5=17"], "17")
     assert err.value.reason == "stale_solution_text"
 
 
