@@ -65,7 +65,8 @@ def value_choices(value: Fraction, style: TextNumber, band: tuple[float, float] 
     if style.percent and value <= 100:  # a share stays a share: under 100% if it was
         high = min(high, (100 if value == 100 else 99) * scale)
     if style.most is not None and value <= style.most:
-        high = min(high, style.most * scale)
+        # "5 days a week" stays a working week: a count under its period's size stays under it (7 would mean daily)
+        high = min(high, (style.most if value == style.most else style.most - 1) * scale)
     if style.age:
         high = min(high, MAX_AGE * scale)
     step = 10 ** min(zeros, digits - 1)

@@ -138,3 +138,11 @@ def test_a_dollar_sign_on_a_count_refuses():
     assert err.value.reason == "stale_solution_text"
     fine = solution.replace("$9 x 5", "$5 x 9")  # the $ on the price: the solution can be rewritten
     assert build_from_marks(question, fine, ["3*12=36", "5*9=45", "36+45=81"], "81").source
+
+
+def test_a_count_under_its_period_stays_under_it():
+    question = "Omar works 5 days a week and earns $90 a day. How much does he earn in a week?"
+    checked = check_program("days = 5\npay = 90\nanswer = days * pay", question, "450")
+    for seed in range(30):
+        p = sample_perturbation(checked, question, random.Random(seed))
+        assert p is not None and p.values.get("days", 5) < 7  # a working week, not every day
