@@ -4,10 +4,12 @@ Each perturbable value of the question (`CheckedProgram.groups`) gets a new valu
 - of the same kind and scale: integers stay integers, decimals keep their places ("2.5" does not become "8.0"),
   round numbers stay as round where there is choice;
 - in a band around the original (`DEFAULT_BAND`: x0.75 to x1.5), at least 2 for a count;
-- within what the words allow: a percentage at most 100, "5 days a week" at most 7, an age at most 100;
+- within what the words allow: a percentage at most 100, "5 days a week" under 7, an age at most 100, and the
+  word cues of `augmenters.plausibility` (a rate per unit moves less, a tax stays a tax);
 - in the same order as the other numbers of its kind (plain, money, percentage): if a < b before, a' < b' after.
 Then the program runs on them, and the draw holds only when every quantity it assigns (each operation of a
-program from marks) stays whole / not negative / positive / a short decimal where the original's was.
+program from marks) stays whole / not negative / positive / a short decimal where the original's was, between
+x0.4 and x2.5 of its original size, and under the question's caps (`CheckedProgram.caps`: ages, scores, ...).
 """
 
 from __future__ import annotations
