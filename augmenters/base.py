@@ -34,7 +34,7 @@ class AugmentConfig:
     muggle_agreement: float = 0.5  # share of votes the majority answer needs
     perturb_n: int = 2  # perturbed versions per problem
     perturb_programs: str = "solution,model"  # where perturb programs come from, in order (see augmenters.perturb)
-    perturb_band: tuple[float, float] = (0.5, 2.0)  # new values between these multiples of the original
+    perturb_band: tuple[float, float] = (0.75, 1.5)  # new values between these multiples of the original
     perturb_k: int = 0  # model solutions per perturbed question besides the reference one (0: none)
     primed_style: str = "all"  # reasoning style of the primed augmenter (core.schemas.PRIMED_STYLES)
     primed_n: int = 2  # primed solutions per problem

@@ -41,6 +41,7 @@ class TextNumber:
     money: bool = False  # written after a currency sign: "$12"
     year: bool = False  # a calendar year: "in 2005"
     measure: bool = False  # a temperature or an angle ("95 degrees"): stays as written
+    band: tuple[float, float] | None = None  # a narrower band of its own (augmenters.plausibility: a rate per unit)
 
 
 def find_numbers(text: str) -> list[TextNumber]:

@@ -39,6 +39,7 @@ from augmenters.perturb_draw import (
     number_orders,
     sample_perturbation,
 )
+from augmenters.plausibility import number_rule, question_caps
 from augmenters.program_eval import (
     DEFAULT_LIMITS,
     Limits,
@@ -138,6 +139,7 @@ def extract_program(text: str) -> str | None:
 def perturbable_groups(program: Program, question: str) -> tuple[dict[Fraction, list[str]], dict[Fraction, TextNumber]]:
     """Inputs that may change, grouped by original value, and how each value is written in the question."""
     styles: dict[Fraction, TextNumber] = {}
+    named_or_fact: set[Fraction] = set()  # part of a name or a fixed fact: "4-wheel drive", "$20 bills"
     written = find_numbers(question)
     for number in written:
         seen = styles.get(number.value, number)
@@ -150,6 +152,14 @@ def perturbable_groups(program: Program, question: str) -> tuple[dict[Fraction, 
             conversion=seen.conversion or number.conversion,
             age=seen.age or number.age,
         )
+        rule = number_rule(question, number)
+        if rule.fixed:
+            named_or_fact.add(number.value)
+        if rule.band or rule.most is not None:
+            seen = styles[number.value]
+            band = rule.band if seen.band is None or rule.band is None else _narrower(seen.band, rule.band)
+            most = min((m for m in (seen.most, rule.most) if m is not None), default=None)
+            styles[number.value] = replace(seen, band=band or seen.band, most=most)
     groups: dict[Fraction, list[str]] = {}
     counts = Counter(number.value for number in written)
     written_twice = {v for v, n in counts.items() if n > 1}
@@ -158,12 +168,33 @@ def perturbable_groups(program: Program, question: str) -> tuple[dict[Fraction, 
     conversions = {number.value for number in written if number.conversion or number.year or number.measure}
     # more inputs of one value than the question writes: one of them stands for something else (a word's count)
     shared = {v for v, n in Counter(Fraction(x) for x in program.inputs.values()).items() if n > counts.get(v, 0)}
+    # a literal that is an input times a word's factor ("twice as much" written as 16 beside 8 ounces): the
+    # program hard-codes a relation of that input, which would not follow a new value
+    factors = {f for word, f in _RELATION_WORDS.items() if re.search(rf"\b{word}\b", question, re.I)}
+    related = {
+        Fraction(v)
+        for v in program.inputs.values()
+        if any(Fraction(v) * f in program.literals and Fraction(v) * f not in counts for f in factors if f != 1)
+    }
     fixed = program.literals | implied_values(question) | written_twice | half | conversions | shared
+    fixed |= named_or_fact | related
     for name, value in program.inputs.items():
         v = Fraction(value)
         if v in styles and v not in fixed and (v > 1 or (v > 0 and styles[v].decimals > 0)):
             groups.setdefault(v, []).append(name)
     return groups, {v: styles[v] for v in groups}
+
+
+# words that relate one quantity to another by a factor: "twice as much", "half as many", "triple the price"
+_RELATION_WORDS = {
+    "twice": Fraction(2), "double": Fraction(2), "doubled": Fraction(2), "half": Fraction(1, 2),
+    "halved": Fraction(1, 2), "triple": Fraction(3), "tripled": Fraction(3), "thrice": Fraction(3),
+    "quadruple": Fraction(4), "quadrupled": Fraction(4),
+}  # fmt: skip
+
+
+def _narrower(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    return max(a[0], b[0]), min(a[1], b[1])
 
 
 def solution_results(calculations: list[str] | None, gold: str) -> set[Fraction]:
@@ -219,7 +250,7 @@ def check_program(
     groups, styles = perturbable_groups(program, question)
     if not groups:
         raise ProgramError("no_perturbable_inputs", "no input of the program is a number written in the question")
-    return CheckedProgram(program, original, groups, styles, number_orders(written))
+    return CheckedProgram(program, original, groups, styles, number_orders(written), question_caps(question))
 
 
 # --- the augmenter ----------------------------------------------------------------------------------------------
@@ -241,6 +272,7 @@ _REASON_RANK = [
     "unreadable_mark",
     "unexplained_number",
     "ambiguous_number",
+    "stale_solution_text",
     "unused_number",
     "no_program",
     "program_refused",

@@ -3,11 +3,13 @@
 Each perturbable value of the question (`CheckedProgram.groups`) gets a new value:
 - of the same kind and scale: integers stay integers, decimals keep their places ("2.5" does not become "8.0"),
   round numbers stay as round where there is choice;
-- in a band around the original (`DEFAULT_BAND`: x0.5 to x2), at least 2 for a count;
-- within what the words allow: a percentage at most 100, "5 days a week" at most 7, an age at most 100;
+- in a band around the original (`DEFAULT_BAND`: x0.75 to x1.5), at least 2 for a count;
+- within what the words allow: a percentage at most 100, "5 days a week" under 7, an age at most 100, and the
+  word cues of `augmenters.plausibility` (a rate per unit moves less, a tax stays a tax);
 - in the same order as the other numbers of its kind (plain, money, percentage): if a < b before, a' < b' after.
 Then the program runs on them, and the draw holds only when every quantity it assigns (each operation of a
-program from marks) stays whole / not negative / positive / a short decimal where the original's was.
+program from marks) stays whole / not negative / positive / a short decimal where the original's was, between
+x0.4 and x2.5 of its original size, and under the question's caps (`CheckedProgram.caps`: ages, scores, ...).
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ from fractions import Fraction
 from itertools import pairwise
 
 from augmenters.numbers_in_text import TextNumber, replace_numbers
+from augmenters.plausibility import within_caps
 from augmenters.program_eval import DEFAULT_LIMITS, Limits, Number, Program, ProgramError, RunResult, run_program
 
 SAMPLE_TRIES = 600  # value draws tried per perturbation before giving up on the constraints
 MAX_ANSWER_BITS = 64
-DEFAULT_BAND = (0.5, 2.0)  # new values between x0.5 and x2 the original
+DEFAULT_BAND = (0.75, 1.5)  # new values between x0.75 and x1.5 the original: the original's sizes are realistic
 MAX_AGE = 100
 MAX_RATIO_CHANGE = 2  # the ratio between two numbers of a kind changes at most this much
-MIN_SHRINK = Fraction(1, 4)  # a positive quantity of the program does not shrink below a quarter of the original
+# a positive quantity of the program (each step and the answer) stays between these multiples of the original: the
+# original's sizes are realistic, and inputs that each move x1.5 can multiply into a $770 pair of pants
+MIN_SHRINK = Fraction(2, 5)
+MAX_GROWTH = Fraction(5, 2)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class CheckedProgram:
     styles: dict[Fraction, TextNumber]  # original value -> how it is written in the question (max decimals)
     # the question's distinct values per kind (plain, money, percentage), ascending: their order is kept
     orders: tuple[tuple[Fraction, ...], ...] = ()
+    caps: tuple[int, ...] = ()  # every quantity at most a cap in the original stays so (augmenters.plausibility)
 
 
 def number_orders(written: list[TextNumber]) -> tuple[tuple[Fraction, ...], ...]:
@@ -49,6 +56,8 @@ def number_orders(written: list[TextNumber]) -> tuple[tuple[Fraction, ...], ...]
 
 def value_choices(value: Fraction, style: TextNumber, band: tuple[float, float] = DEFAULT_BAND) -> tuple[int, ...]:
     """(low, high, step, scale): new values are multiples of step in [low, high], divided by scale."""
+    if style.band is not None:  # a rate per unit moves less (augmenters.plausibility)
+        band = (max(band[0], style.band[0]), min(band[1], style.band[1]))
     scale = 10**style.decimals
     n = int(value * scale)
     digits = len(str(n))
@@ -58,7 +67,8 @@ def value_choices(value: Fraction, style: TextNumber, band: tuple[float, float] 
     if style.percent and value <= 100:  # a share stays a share: under 100% if it was
         high = min(high, (100 if value == 100 else 99) * scale)
     if style.most is not None and value <= style.most:
-        high = min(high, style.most * scale)
+        # "5 days a week" stays a working week: a count under its period's size stays under it (7 would mean daily)
+        high = min(high, (style.most if value == style.most else style.most - 1) * scale)
     if style.age:
         high = min(high, MAX_AGE * scale)
     step = 10 ** min(zeros, digits - 1)
@@ -115,7 +125,7 @@ def _profile(trace: list[tuple[str, Number]]) -> dict[str, tuple[bool, bool, boo
     return out
 
 
-def keeps_constraints(original: RunResult, new: RunResult) -> bool:
+def keeps_constraints(original: RunResult, new: RunResult, caps: tuple[int, ...] = ()) -> bool:
     """Every assigned quantity and the answer: whole stays whole, not negative stays not negative, positive stays
     positive and at least a quarter of what it was ("2 seconds to run 200 m" is not believable), and a value
     stays a decimal of at most max(2, its original places); the answer stays a sane size."""
@@ -126,10 +136,14 @@ def keeps_constraints(original: RunResult, new: RunResult) -> bool:
         w, nn, pos, p, now = after[name]
         if (whole and not w) or (nonneg and not nn) or (positive and not pos) or p > max(2, places):
             return False
-        if positive and now < last * MIN_SHRINK:
+        if positive and not last * MIN_SHRINK <= now <= last * MAX_GROWTH:
+            return False
+        if not within_caps(caps, last, now):
             return False
     a0, a1 = Fraction(original.answer), Fraction(new.answer)
     if (a0.denominator == 1 and a1.denominator != 1) or (a0 >= 0 > a1) or (a0 > 0 and a1 <= 0):
+        return False
+    if a0 > 0 and not (a0 * MIN_SHRINK <= a1 <= a0 * MAX_GROWTH and within_caps(caps, a0, a1)):
         return False
     return max(abs(a1.numerator).bit_length(), a1.denominator.bit_length()) <= MAX_ANSWER_BITS
 
@@ -172,6 +186,8 @@ def sample_perturbation(
         replacements = {v: new for v, new in replacements.items() if new != v}
         if not replacements or not keeps_order(checked.orders, replacements):
             continue
+        if not all(within_caps(checked.caps, v, new) for v, new in replacements.items()):
+            continue
         values: dict[str, Number] = {}
         for v, new in replacements.items():
             for name in checked.groups[v]:
@@ -180,7 +196,7 @@ def sample_perturbation(
             result = run_program(checked.program, values, limits)
         except ProgramError:
             continue
-        if keeps_constraints(checked.original, result):
+        if keeps_constraints(checked.original, result, checked.caps):
             env = {**checked.program.inputs, **values, **dict(result.trace)}
             return Perturbation(replace_numbers(question, replacements), values, result.answer, replacements, env)
     return None

@@ -136,6 +136,9 @@ class _Reader:
         # 50% stays fixed (see perturb.perturbable_groups): a solution may use it as "/ 2"
         self.percent_inputs = {self.inputs[n.value] for n in written if n.percent and n.value != 50}
         self.percents = {n.value / 100: self.inputs[n.value] for n in written if n.percent}
+        # values the question writes only as plain counts, while it writes other values as money
+        money = {n.value for n in written if n.money}
+        self.counts_only = {n.value for n in written if not n.percent} - money if money else set()
         self.implied = implied_values(question)
         self.allowed = allowed_literals(question) | {Fraction(0)}
         if any(n.percent and n.value == 50 for n in written):
@@ -404,6 +407,11 @@ def _computes_percent(expr: ast.expr, percent_names: set[str]) -> bool:
     return all(_is_hundred(s) or _percent_leaf(s, percent_names) or _computes_percent(s, percent_names) for s in sides)
 
 
+# words of a solution that say a factor: if the factor's value changes, the word is stale
+_FACTOR_WORDS = {"twice": Fraction(2), "double": Fraction(2), "doubled": Fraction(2), "triple": Fraction(3),
+                 "tripled": Fraction(3), "thrice": Fraction(3), "quadruple": Fraction(4)}  # fmt: skip
+
+
 def _shown(
     solution: str | None, reader: _Reader, frozen: set[str]
 ) -> tuple[dict[Fraction, tuple[str, Fraction] | None], set[str]]:
@@ -414,10 +422,23 @@ def _shown(
     if any(c.isdigit() for c in _SOLUTION_NUMBER_RE.sub(" ", solution or "")):
         raise ProgramError("unexplained_number", "the solution writes a number in a form we cannot rewrite")
     changing = set(reader.results) | {v for v, name in reader.inputs.items() if name not in frozen}
-    if spelled := word_values(solution or "") & changing:  # "Two zones", "24 dozen" for a value that changes
-        raise ProgramError("ambiguous_number", f"the solution's words say {min(spelled)}, a value that may change")
+    # "Two zones", "24 dozen", or "He gets paid twice a month" for the question's "2 times a month": the word
+    # would stay while the number changes. An input the words name stays fixed; a computed value refuses.
+    said = word_values(solution or "") | {
+        f for w, f in _FACTOR_WORDS.items() if re.search(rf"\b{w}\b", solution or "", re.I)
+    }
+    if stale := said & changing:
+        if stale & set(reader.results):
+            raise ProgramError("stale_solution_text", f"the solution's words say {min(stale)}, a value that changes")
+        to_freeze |= {reader.inputs[v] for v in stale}
     for m in _SOLUTION_NUMBER_RE.finditer(solution or ""):
         value = Fraction(m.group().replace(",", ""))
+        # "$15 x 5" where the question's $ is on the 5: the text pairs units and numbers otherwise than the
+        # question does, and rewriting it would print "$30 x 5"
+        if (solution or "")[max(0, m.start() - 2) : m.start()].strip().endswith("$") and value in reader.counts_only:
+            name = reader.inputs[value]
+            if name not in frozen:
+                raise ProgramError("stale_solution_text", f"the solution writes ${m.group()}, a count in the question")
         if value in shown:
             continue
         meanings: set[tuple[str, Fraction] | None] = set()

@@ -28,7 +28,9 @@ def main() -> None:
     parser.add_argument("--perturb-n", type=int, default=1, help="perturbed versions per problem")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true", help="print every perturbed question")
-    parser.add_argument("--band", type=float, nargs=2, default=(0.5, 2.0), help="new values between these multiples")
+    parser.add_argument(
+        "--band", type=float, nargs=2, default=AugmentConfig.perturb_band, help="new values between these multiples"
+    )
     args = parser.parse_args()
 
     problems = load_problems(args.data, limit=args.end).to_dicts()[args.start :]

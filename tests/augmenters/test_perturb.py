@@ -136,8 +136,8 @@ def test_constraints_keep_answers_whole_and_not_negative():
 def test_decimals_and_percentages_keep_their_form():
     question = "A shirt costs $12.50 and is 30% off. What is the price now?"
     checked = check_program("price = 12.50\noff = 30\nanswer = price * (100 - off) / 100", question, "8.75")
-    # x0.5 to x2 of $12.50, cents stay multiples of 10 as in 12.50
-    assert value_choices(Fraction("12.5"), checked.styles[Fraction("12.5")]) == (630, 2500, 10, 100)
+    # x0.75 to x1.5 of $12.50 (the default band), cents stay multiples of 10 as in 12.50
+    assert value_choices(Fraction("12.5"), checked.styles[Fraction("12.5")]) == (940, 1875, 10, 100)
     for seed in range(20):
         p = sample_perturbation(checked, question, random.Random(seed))
         assert re.fullmatch(r"A shirt costs \$\d+\.\d\d and is \d+% off\. What is the price now\?", p.question)
@@ -208,13 +208,14 @@ def test_augment_with_the_bundled_model():
 
     llm = make_backend("local")
     try:
-        cfg = AugmentConfig(perturb_n=1, muggle_k=2, max_tokens=96)
+        cfg = AugmentConfig(perturb_n=1, perturb_k=2, max_tokens=96)
         rows = asyncio.run(perturb.augment(NATALIA, llm, cfg))  # the program comes from the marks
         written = asyncio.run(perturb.program_from_model(NATALIA, llm, cfg))  # and one from the model
     finally:
         llm.close()
-    [row] = rows
-    assert row["type"] == "GSM_Perturbed" and row["model"] == llm.name and row["variant"] == "draw0"
+    reference, row = rows  # the rewritten reference solution, then the model's
+    assert reference["model"] == perturb.REFERENCE_MODEL and reference["verified_by"] == "program"
+    assert row["type"] == "GSM_Perturbed" and row["model"] == llm.name and row["variant"] == "draw0:model"
     april = int(re.search(r"to (\d+) of", row["query"]).group(1))
     assert april != 48 and row["target"] == answer_string(Fraction(3 * april, 2))
     assert (row["score"] > 0) == (row["answer"] is not None and answers_equal(row["answer"], row["target"]))
