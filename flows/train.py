@@ -277,7 +277,7 @@ def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--vllm-gpu-memory-utilization", type=share, default=0.3, help="with --vllm colocate (0.3)")
     parser.add_argument(
-        "--step-weight", type=share, help="task step reward: weight of step accuracy vs final answer (novel-ops: 0.8)"
+        "--step-weight", type=finite_float, help="task step reward: weight of step accuracy vs final answer (novel-ops: 0.8)"
     )
     parser.add_argument("--curriculum", metavar="START:END", help="task difficulty levels to rise through, e.g. 1:6")
     parser.add_argument(
@@ -301,6 +301,8 @@ def _run_grpo(args: argparse.Namespace) -> int:
         weights = {k: v for k, v in weights.items() if k not in TASK_REPLACES}
     if not on_task and (args.curriculum or args.step_weight is not None):
         raise UserError("--curriculum and --step-weight need a task: --problems novel-ops (or countdown).")
+    if args.step_weight is not None and not 0 <= args.step_weight <= 1:
+        raise UserError(f"--step-weight must lie between 0 and 1, not {args.step_weight:g}.")
     if args.curriculum:
         from sft.curriculum import parse_curriculum
 

@@ -60,7 +60,7 @@ def test_sft_with_lora_saves_adapter_and_merged_model(tiny_model_dir, kept_run_d
             lora=True,
             lora_r=4,
             logging_steps=1,
-            max_length=64,
+            max_length=128,  # the shared system prompt comes first (issue 12)
             learning_rate=1e-2,
         )
     )
