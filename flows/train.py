@@ -277,7 +277,9 @@ def _add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--vllm-gpu-memory-utilization", type=share, default=0.3, help="with --vllm colocate (0.3)")
     parser.add_argument(
-        "--step-weight", type=finite_float, help="task step reward: weight of step accuracy vs the answer (novel-ops: 0.8)"
+        "--step-weight",
+        type=finite_float,
+        help="task step reward: weight of step accuracy vs the answer (novel-ops: 0.8)",
     )
     parser.add_argument("--curriculum", metavar="START:END", help="task difficulty levels to rise through, e.g. 1:6")
     parser.add_argument(
