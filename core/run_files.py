@@ -15,6 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
+from core.errors import UserError
+
 METAMATHQA_FIELDS = ["query", "response", "type", "original_question"]
 
 
@@ -64,3 +66,16 @@ def write_dataset(samples: pl.DataFrame, folder: Path) -> pl.DataFrame:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return train
+
+
+def read_run_parquet(path: Path, columns: tuple[str, ...] = ()) -> pl.DataFrame:
+    """A Parquet file a flow wrote, with the columns a reader needs, or one sentence saying why it cannot be read."""
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; pass the --out folder of the flow that writes it.")
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any read failure means a damaged or foreign file
+        raise UserError(f"Could not read {path} ({type(exc).__name__}); it is damaged or no Parquet file.") from None
+    if missing := sorted(set(columns) - set(frame.columns)):
+        raise UserError(f"{path} lacks the columns {missing}; it was not written by a mathaug flow.")
+    return frame

@@ -19,7 +19,14 @@ from prefect import flow, get_run_logger
 
 from analysis.behaviours import BEHAVIOURS, agreement, behaviour_table, detect
 from core.errors import UserError
+from core.run_files import read_run_parquet
 from flows.command import FlowCommand
+from flows.options import (
+    existing_folder,
+    out_folder,
+    positive_int,
+    url_list,
+)
 from flows.outcome import fails_cleanly, run_flow
 
 
@@ -39,13 +46,13 @@ def run_responses(run: str | Path) -> list[tuple[str, str]]:
     folder = Path(run).expanduser()
     try:
         if (folder / "samples.parquet").is_file():
-            frame = pl.read_parquet(folder / "samples.parquet").filter(pl.col("keep"))
+            frame = read_run_parquet(folder / "samples.parquet", ("keep",)).filter(pl.col("keep"))
             return list(zip(frame["type"].fill_null("unknown"), frame["response"].fill_null(""), strict=True))
         if (folder / "eval.json").is_file():
             per_problem = json.loads((folder / "eval.json").read_text()).get("per_problem", [])
             return [("greedy", p.get("greedy_response") or "") for p in per_problem]
         if (folder / "attempts.parquet").is_file():
-            frame = pl.read_parquet(folder / "attempts.parquet")
+            frame = read_run_parquet(folder / "attempts.parquet")
             groups = ["correct" if ok else "wrong" for ok in frame["correct"]]
             return list(zip(groups, frame["text"].fill_null(""), strict=True))
     except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
@@ -137,12 +144,16 @@ def _by_group(groups: list[str], counts: list) -> dict[str, list]:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="an augment-gsm8k, evaluate or mine-failures --out folder")
-    parser.add_argument("--out", help="where to write behaviours.json / .md (default: the --run folder)")
-    parser.add_argument("--limit", type=int, help="at most N responses per group")
+    parser.add_argument(
+        "--run", type=existing_folder, required=True, help="an augment-gsm8k, evaluate or mine-failures --out folder"
+    )
+    parser.add_argument(
+        "--out", type=out_folder, help="where to write behaviours.json / .md (default: the --run folder)"
+    )
+    parser.add_argument("--limit", type=positive_int, help="at most N responses per group")
     parser.add_argument("--judge", choices=["local", "openai", "vllm"], help="also count with an LLM judge")
     parser.add_argument("--judge-model", help="the judge's model (default: the backend's default)")
-    parser.add_argument("--base-url", help="with --judge openai: the server's URL(s)")
+    parser.add_argument("--base-url", type=url_list, help="with --judge openai: the server's URL(s)")
 
 
 def _run(args: argparse.Namespace) -> int:

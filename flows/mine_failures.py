@@ -23,6 +23,14 @@ from core.answers import answers_equal, extract_answer
 from core.errors import UserError
 from core.llm.base import LLM, GenParams
 from flows.command import FlowCommand
+from flows.options import (
+    integer,
+    nonnegative_float,
+    out_folder,
+    positive_int,
+    problems_source,
+    url_list,
+)
 from flows.outcome import fails_cleanly, run_flow
 
 FAILURES_FILE, ATTEMPTS_FILE, SUMMARY_FILE = "failures.parquet", "attempts.parquet", "mining.json"
@@ -173,19 +181,26 @@ def read_failures(path: str | Path) -> pl.DataFrame:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="folder for failures.parquet, attempts.parquet, mining.json")
-    parser.add_argument("--problems", default="sample", help="GSM8K problems (default: the bundled sample) or a task")
-    parser.add_argument("--limit", type=int, help="mine only the first N problems (a task: make N)")
-    parser.add_argument("--k", type=int, default=4, help="answers sampled per problem (default 4)")
+    parser.add_argument(
+        "--out", type=out_folder, required=True, help="folder for failures.parquet, attempts.parquet, mining.json"
+    )
+    parser.add_argument(
+        "--problems",
+        type=problems_source,
+        default="sample",
+        help="GSM8K problems (default: the bundled sample) or a task",
+    )
+    parser.add_argument("--limit", type=positive_int, help="mine only the first N problems (a task: make N)")
+    parser.add_argument("--k", type=positive_int, default=4, help="answers sampled per problem (default 4)")
     parser.add_argument(
         "--max-pass-rate", type=float, default=0.0, help="keep problems whose pass rate is at most this (default 0)"
     )
     parser.add_argument("--backend", default="local", choices=["local", "openai", "vllm"], help="LLM backend (local)")
     parser.add_argument("--model", help="the current model (default: the backend's default, the bundled SmolLM2)")
-    parser.add_argument("--base-url", help="with --backend openai: the server's URL(s), comma-separated")
-    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
-    parser.add_argument("--max-tokens", type=int, default=256, help="tokens per answer (default 256)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--base-url", type=url_list, help="with --backend openai: the server's URL(s), comma-separated")
+    parser.add_argument("--temperature", type=nonnegative_float, default=0.7, help="sampling temperature (default 0.7)")
+    parser.add_argument("--max-tokens", type=positive_int, default=256, help="tokens per answer (default 256)")
+    parser.add_argument("--seed", type=integer, default=0)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -27,9 +27,17 @@ from prefect.cache_policies import NO_CACHE
 from core.errors import UserError
 from core.journal import Journal
 from core.llm import BACKENDS, LLM, make_backend
-from core.run_files import write_json, write_parquet
+from core.run_files import read_run_parquet, write_json, write_parquet
 from filters.mc_labels import label_steps, rollout_params
 from flows.command import FlowCommand
+from flows.options import (
+    existing_folder,
+    integer,
+    nonnegative_float,
+    out_folder,
+    positive_int,
+    url_list,
+)
 from flows.outcome import fails_cleanly, run_flow
 
 JOURNAL_KEY = "mc"  # the journal's "augmenter" field: one record per (sample id, "mc")
@@ -62,10 +70,7 @@ class PrmLabelOptions:
 
 def solutions_to_label(run: str | Path, *, only_kept: bool = False, limit: int | None = None) -> pl.DataFrame:
     """The judged solutions of a run, in a fixed order: kept ones and (unless only_kept) wrong-answer ones."""
-    path = Path(run) / "samples.parquet"
-    if not path.is_file():
-        raise UserError(f"{run} has no samples.parquet; pass the --out folder of `flows run augment-gsm8k`.")
-    samples = pl.read_parquet(path)
+    samples = read_run_parquet(Path(run) / "samples.parquet", ("keep", "reason", "response", "target", "parent_id"))
     judged = pl.col("keep").fill_null(False)
     if not only_kept:
         judged = judged | (pl.col("reason") == "wrong_answer")
@@ -195,16 +200,20 @@ async def prm_labels_flow(options: PrmLabelOptions) -> dict:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = PrmLabelOptions(run="")
-    p.add_argument("--run", required=True, help="the --out folder of `flows run augment-gsm8k`")
-    p.add_argument("--out", default=None, help="output folder (default: RUN/prm_labels); the same folder resumes")
-    p.add_argument("--n", type=int, default=d.n, help="rollouts per step prefix, asked as one request (default 4)")
+    p.add_argument("--run", type=existing_folder, required=True, help="the --out folder of `flows run augment-gsm8k`")
+    p.add_argument(
+        "--out", type=out_folder, default=None, help="output folder (default: RUN/prm_labels); the same folder resumes"
+    )
+    p.add_argument(
+        "--n", type=positive_int, default=d.n, help="rollouts per step prefix, asked as one request (default 4)"
+    )
     p.add_argument("--backend", default="local", choices=BACKENDS, help="LLM backend for the rollouts")
     p.add_argument("--model", default=None, help="model for the rollouts (default: the bundled SmolLM2)")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible server URL(s), comma separated")
-    p.add_argument("--temperature", type=float, default=d.temperature)
-    p.add_argument("--max-tokens", type=int, default=d.max_tokens, help="most tokens per rollout")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--limit", type=int, default=None, help="label only the first N solutions")
+    p.add_argument("--base-url", type=url_list, default=None, help="OpenAI-compatible server URL(s), comma separated")
+    p.add_argument("--temperature", type=nonnegative_float, default=d.temperature)
+    p.add_argument("--max-tokens", type=positive_int, default=d.max_tokens, help="most tokens per rollout")
+    p.add_argument("--seed", type=integer, default=d.seed)
+    p.add_argument("--limit", type=positive_int, default=None, help="label only the first N solutions")
     p.add_argument("--only-kept", action="store_true", help="label only kept solutions (default: wrong ones too)")
     p.add_argument(
         "--label-from",
@@ -212,8 +221,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=LABEL_FROM,
         help="`labels`: hard (a rollout from the step reaches the gold) or soft (at least half do)",
     )
-    p.add_argument("--concurrency", type=int, default=d.concurrency, help="solutions in flight")
-    p.add_argument("--max-batch", type=int, default=None, help="batch size of in-process backends")
+    p.add_argument("--concurrency", type=positive_int, default=d.concurrency, help="solutions in flight")
+    p.add_argument("--max-batch", type=positive_int, default=None, help="batch size of in-process backends")
 
 
 def run(args: argparse.Namespace) -> int:

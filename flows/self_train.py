@@ -27,6 +27,16 @@ from prefect import flow, get_run_logger
 from core.errors import UserError
 from core.run_files import write_json
 from flows.command import FlowCommand
+from flows.options import (
+    comma_list,
+    integer,
+    nonnegative_float,
+    nonnegative_int,
+    out_folder,
+    positive_float,
+    positive_int,
+    problems_source,
+)
 from flows.outcome import fails_cleanly, result_of, run_flow
 
 STAGES = ("augment", "sft", "evaluate")
@@ -266,31 +276,58 @@ def self_train_flow(options: SelfTrainOptions) -> dict:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = SelfTrainOptions(out="")
-    p.add_argument("--out", required=True, help="run folder (round-NN/ folders, self_train.json); the same resumes")
-    p.add_argument("--rounds", type=int, default=d.rounds, help="self-training rounds (default 1)")
+    p.add_argument(
+        "--out",
+        type=out_folder,
+        required=True,
+        help="run folder (round-NN/ folders, self_train.json); the same resumes",
+    )
+    p.add_argument("--rounds", type=positive_int, default=d.rounds, help="self-training rounds (default 1)")
     p.add_argument("--model", default=None, help="starting generator and SFT base (default: the bundled SmolLM2)")
-    p.add_argument("--dataset", default=d.dataset, help="training problems: sample, openai/gsm8k, or a file")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N training problems")
-    p.add_argument("--augmenters", default=d.augmenters, help="augmenters of each round (default: ansaug)")
-    p.add_argument("--ansaug-n", type=int, default=d.ansaug_n, help="solutions per problem (per round of sampling)")
+    p.add_argument(
+        "--problems",
+        "--dataset",
+        dest="dataset",
+        type=problems_source,
+        default=d.dataset,
+        help="training problems: sample, openai/gsm8k, or a file",
+    )
+    p.add_argument("--limit", type=positive_int, default=None, help="use only the first N training problems")
+    p.add_argument(
+        "--augmenters", type=comma_list, default=d.augmenters, help="augmenters of each round (default: ansaug)"
+    )
+    p.add_argument(
+        "--ansaug-n", type=positive_int, default=d.ansaug_n, help="solutions per problem (per round of sampling)"
+    )
     p.add_argument("--ansaug-mode", default=d.ansaug_mode, choices=["fixed", "uniform", "prop2diff"])
-    p.add_argument("--ansaug-k", type=int, default=d.ansaug_k, help="uniform/prop2diff: right solutions wanted")
-    p.add_argument("--ansaug-budget", type=int, default=d.ansaug_budget, help="uniform/prop2diff: most samples")
-    p.add_argument("--temperature", type=float, default=d.temperature)
-    p.add_argument("--max-tokens", type=int, default=d.max_tokens, help="tokens per generated solution")
-    p.add_argument("--seed", type=int, default=d.seed, help="round r samples with seed + r")
+    p.add_argument(
+        "--ansaug-k", type=positive_int, default=d.ansaug_k, help="uniform/prop2diff: right solutions wanted"
+    )
+    p.add_argument(
+        "--ansaug-budget", type=positive_int, default=d.ansaug_budget, help="uniform/prop2diff: most samples"
+    )
+    p.add_argument("--temperature", type=nonnegative_float, default=d.temperature)
+    p.add_argument("--max-tokens", type=positive_int, default=d.max_tokens, help="tokens per generated solution")
+    p.add_argument("--seed", type=integer, default=d.seed, help="round r samples with seed + r")
     p.add_argument("--no-dedup-equations", action="store_true", help="keep paths with the same equations")
     p.add_argument("--near-dedup", action="store_true", help="also drop embedding near-duplicates")
     p.add_argument("--no-decontaminate", action="store_true", help="skip decontamination against GSM8K test")
     p.add_argument("--train-from", default=d.train_from, choices=["base", "previous"], help="SFT start (base)")
-    p.add_argument("--epochs", type=float, default=d.epochs)
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--max-length", type=int, default=d.max_length, help="SFT tokens per example")
-    p.add_argument("--eval-problems", default=d.eval_problems, help="GSM8K test problems (default: bundled sample)")
-    p.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N test problems")
-    p.add_argument("--eval-k", type=int, default=d.eval_k, help="pass@k / best@k as well (0: greedy accuracy only)")
-    p.add_argument("--max-batch", type=int, default=None, help="batch size of the local backend")
+    p.add_argument("--epochs", type=positive_float, default=d.epochs)
+    p.add_argument("--learning-rate", type=positive_float, default=d.learning_rate)
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    p.add_argument("--max-length", type=positive_int, default=d.max_length, help="SFT tokens per example")
+    p.add_argument(
+        "--eval-problems",
+        type=problems_source,
+        default=d.eval_problems,
+        help="GSM8K test problems (default: bundled sample)",
+    )
+    p.add_argument("--eval-limit", type=positive_int, default=None, help="evaluate on the first N test problems")
+    p.add_argument(
+        "--eval-k", type=nonnegative_int, default=d.eval_k, help="pass@k / best@k as well (0: greedy accuracy only)"
+    )
+    p.add_argument("--max-batch", type=positive_int, default=None, help="batch size of the local backend")
 
 
 def run(args: argparse.Namespace) -> int:

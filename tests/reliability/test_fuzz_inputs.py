@@ -292,6 +292,11 @@ OPTIONS = {
     "evaluate": ["--out", "--problems", "--limit", "--k", "--samples", "--temperature", "--max-tokens", "--base-url",
                  "--run", "--aha-samples"],
     "export": ["--run", "--verl-out", "--test-problems"],
+    "mine-failures": ["--out", "--problems", "--limit", "--k", "--temperature", "--max-tokens", "--seed", "--base-url"],
+    "prm-labels": ["--run", "--out", "--n", "--temperature", "--max-tokens", "--limit", "--concurrency", "--base-url"],
+    "self-train": ["--out", "--rounds", "--problems", "--limit", "--ansaug-n", "--temperature", "--epochs",
+                   "--learning-rate", "--eval-k", "--eval-problems"],
+    "behaviours": ["--run", "--out", "--limit", "--base-url"],
     "serve": ["--limit", "--param", "--cron", "--flow"],
     "deploy": ["--workdir", "--param", "--cron", "--pool"],
 }  # fmt: skip
@@ -332,6 +337,10 @@ def _base_args(command: str, places: dict[str, str], out: str) -> list[str]:
         "grpo": ["run", "grpo", "--out", out],
         "evaluate": ["run", "evaluate", "--out", out],
         "export": ["run", "export", "--run", places["dir"], "--verl-out", out],
+        "mine-failures": ["run", "mine-failures", *dead, "--out", out],
+        "prm-labels": ["run", "prm-labels", *dead, "--run", places["dir"], "--out", out],
+        "self-train": ["run", "self-train", "--out", out],
+        "behaviours": ["run", "behaviours", "--run", places["dir"], "--out", out],
         "serve": ["serve", "--flow", "augment-gsm8k"],
         "deploy": ["deploy", "--flow", "augment-gsm8k", "--workdir", places["dir"]],
     }[command]
