@@ -6,7 +6,7 @@ import re
 import threading
 from fractions import Fraction
 
-from core.numbers import MAX_DIGITS, NumberTooLarge, parse_decimal, parse_int
+from core.numbers import MAX_DIGITS, NumberTooLarge, fraction_digits, parse_decimal, parse_int
 
 __all__ = ["extract_answer", "normalize_answer", "parse_number", "number_refusal", "answers_equal"]
 
@@ -87,7 +87,15 @@ def _clean(ans: str) -> str:
 
 
 def _parse_clean(s: str) -> Fraction | None:
-    """Exact value of cleaned text, None if not numeric; NumberTooLarge if numeric past core.numbers' bounds."""
+    """Exact value of cleaned text, None if not numeric; NumberTooLarge if numeric past core.numbers' bounds (each
+    part bounded as it is read, and the value they make: "1234… 5/6…" has a numerator as long as both parts)."""
+    value = _parse_parts(s)
+    if value is not None and fraction_digits(value) > MAX_DIGITS:
+        raise NumberTooLarge(f"a number whose exact value needs more than {MAX_DIGITS} digits")
+    return value
+
+
+def _parse_parts(s: str) -> Fraction | None:
     sign = -1 if s.startswith("-") else 1
     if _DEC_RE.match(s):
         return parse_decimal(s)

@@ -212,3 +212,11 @@ def test_number_refusal_says_why_and_leaves_ordinary_numbers_alone():
     assert answers.number_refusal("1e5") is None
     assert answers.number_refusal("apples") is None
     assert normalize_answer("1e5") == "100000"
+
+
+def test_a_mixed_number_of_bounded_parts_is_bounded_as_a_whole():
+    """Each part within 100 digits, the value they make not (found by the numbers fuzz with another seed)."""
+    big = "9" * 100
+    assert parse_number(f"{big} 1/{big}") is None
+    assert answers.number_refusal(f"{big} 1/{big}") is not None
+    assert parse_number("3 1/2") == Fraction(7, 2)
