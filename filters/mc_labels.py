@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from core.answers import answers_equal, extract_answer
+from core.answers import answers_equal, explicit_answer
 from core.errors import UserError
 from core.llm.base import LLM, Completion, GenParams, Message
 from filters.scoring import aggregate_steps, split_steps
@@ -54,7 +53,6 @@ CONTINUE_SHOTS: list[tuple[str, str, str]] = [
     ),
 ]
 
-_STATED_RE = re.compile(r"the answer is|####|\\boxed\s*\{", re.IGNORECASE)
 
 
 def continuation_user_turn(question: str, steps: list[str]) -> str:
@@ -76,12 +74,12 @@ def continuation_messages(question: str, steps: list[str]) -> list[Message]:
 
 def states_answer(text: str | None) -> bool:
     """True when the text states a final answer explicitly (not only a last number)."""
-    return bool(text) and _STATED_RE.search(text) is not None
+    return explicit_answer(text) is not None
 
 
 def reaches_gold(text: str | None, gold: str, *, cut_off: bool = False) -> bool:
     """A text reaches the gold answer when it states its final answer, was not cut off, and that answer equals gold."""
-    return not cut_off and states_answer(text) and answers_equal(gold, extract_answer(text))
+    return not cut_off and answers_equal(gold, explicit_answer(text))
 
 
 @dataclass

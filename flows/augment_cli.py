@@ -155,12 +155,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_engine_arguments(p)
 
 
-def _positive(args: argparse.Namespace, *names: str) -> None:
-    for name in names:
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1.")
-
-
 def perturb_band(spec: str) -> tuple[float, float]:
     """"0.5,2" -> (0.5, 2.0): the multiples of the original value that new values lie between."""
     try:
@@ -173,25 +167,12 @@ def perturb_band(spec: str) -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    _positive(args, "ansaug_n", "rephrase_n", "sv_n", "fobar_n", "muggle_n", "muggle_k", "perturb_n")
-    _positive(args, "shard_size", "concurrency", "max_tokens", "mc_n", "ansaug_k", "ansaug_budget")
-    if args.request_timeout <= 0:
-        raise UserError("--request-timeout must be more than 0 seconds.")
-    if args.max_retries < 0:
-        raise UserError("--max-retries must be 0 or more.")
-    if args.temperature < 0:
-        raise UserError("--temperature must be 0 or more.")
-    if args.mask_limit < 0:
-        raise UserError("--mask-limit must be 0 (all numbers) or more.")
-    if not 0 < args.muggle_agreement <= 1:
-        raise UserError("--muggle-agreement must be a share in (0, 1].")
+    # counts, shares and finite floats were checked as argparse read them (flows.options)
     try:
         program_origins(args.perturb_programs)
     except ValueError as e:
         raise UserError(f"--perturb-programs: {e}.") from None
     args.perturb_band = perturb_band(args.perturb_band)
-    if args.perturb_k < 0:
-        raise UserError("--perturb-k must be 0 or more.")
     names = {f.name for f in dataclasses.fields(AugmentConfig)}
     config = {k: v for k, v in vars(args).items() if k in names}
     check_mode(AugmentConfig(**config))

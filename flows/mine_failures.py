@@ -204,8 +204,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.k <= 0 or args.max_tokens <= 0 or (args.limit is not None and args.limit <= 0):
-        raise UserError("--k, --max-tokens and --limit must be positive.")
     if not 0.0 <= args.max_pass_rate < 1.0:
         raise UserError("--max-pass-rate must be at least 0 and below 1.")
     options = MineOptions(

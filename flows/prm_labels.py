@@ -226,13 +226,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in ("n", "max_tokens", "concurrency"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1.")
-    if args.limit is not None and args.limit < 1:
-        raise UserError("--limit must be at least 1.")
-    if args.temperature < 0:
-        raise UserError("--temperature must be 0 or more.")
     options = PrmLabelOptions(
         run=args.run,
         out=args.out,
