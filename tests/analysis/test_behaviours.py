@@ -6,9 +6,10 @@ import asyncio
 import json
 from pathlib import Path
 
+from scripted_llm import ScriptedLLM
+
 from analysis.behaviours import BEHAVIOURS, agreement, behaviour_table, detect, precision_recall, summarize
 from analysis.judge import judge_responses, parse_judgement
-from core.llm.scripted import ScriptedLLM
 
 LABELS = [json.loads(line) for line in (Path(__file__).parent / "behaviour_labels.jsonl").read_text().splitlines()]
 

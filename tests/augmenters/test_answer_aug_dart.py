@@ -6,12 +6,12 @@ import asyncio
 from collections import Counter
 
 import pytest
+from scripted_llm import ScriptedLLM
 
 from augmenters import answer_aug
 from augmenters.answer_aug import pass_rates, prop2diff_target
 from augmenters.base import AugmentConfig
 from core.errors import UserError
-from core.llm.scripted import ScriptedLLM
 from core.schemas import samples_frame
 
 EASY = {"id": "p-easy", "question": "Easy: what is 2 + 3?", "answer": "5"}

@@ -6,12 +6,12 @@ The real-model path of the same code is tested in tests/flows/test_augment_flow.
 import asyncio
 
 import pytest
+from scripted_llm import ScriptedLLM
 
 from augmenters import answer_aug, fobar, rephrase, self_verify
 from augmenters.base import AugmentConfig, finish_response
 from augmenters.rephrase import parse_rephrasing
 from augmenters.self_verify import parse_statement
-from core.llm.scripted import ScriptedLLM
 from core.schemas import SAMPLE_SCHEMA, samples_frame
 
 PROBLEM = {

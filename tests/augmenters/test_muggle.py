@@ -1,11 +1,11 @@
 import asyncio
 
 import pytest
+from scripted_llm import ScriptedLLM
 
 from augmenters import muggle
 from augmenters.base import SOLVER_SYSTEM, AugmentConfig
 from augmenters.muggle import KINDS, MUGGLE_SYSTEM, accepted, majority_vote, muggle_messages, parse_new_question
-from core.llm.scripted import ScriptedLLM
 
 PROBLEM = {
     "id": "p1",

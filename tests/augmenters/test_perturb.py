@@ -4,6 +4,7 @@ import re
 from fractions import Fraction
 
 import pytest
+from scripted_llm import ScriptedLLM
 
 from augmenters import perturb
 from augmenters.base import SOLVER_SYSTEM, AugmentConfig
@@ -16,7 +17,6 @@ from augmenters.perturb import (
 from augmenters.perturb_draw import sample_perturbation, value_choices
 from augmenters.program_eval import ProgramError, answer_string
 from core.answers import answers_equal
-from core.llm.scripted import ScriptedLLM
 
 NATALIA = {
     "id": "gsm8k-train-0",

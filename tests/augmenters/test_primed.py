@@ -7,12 +7,12 @@ import dataclasses
 
 import polars as pl
 import pytest
+from scripted_llm import ScriptedLLM
 
 from analysis.behaviours import detect
 from augmenters.base import AugmentConfig
 from augmenters.primed import augment, primed_messages, style_example
 from augmenters.registry import get_augmenter, parse_augmenters
-from core.llm.scripted import ScriptedLLM
 from core.schemas import PRIMED_STYLES, TYPE_NAMES, samples_frame
 from filters.answer_check import check_answers
 

@@ -206,9 +206,10 @@ def test_any_runtime_failure_is_a_program_error(monkeypatch):
 def test_a_refused_candidate_lets_the_next_one_be_tried():
     import asyncio
 
+    from scripted_llm import ScriptedLLM
+
     from augmenters import perturb
     from augmenters.base import AugmentConfig
-    from core.llm.scripted import ScriptedLLM
 
     problem = {
         "id": "p-natalia",

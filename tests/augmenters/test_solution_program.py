@@ -8,6 +8,7 @@ import random
 from fractions import Fraction
 
 import pytest
+from scripted_llm import ScriptedLLM
 
 from augmenters import perturb
 from augmenters.base import AugmentConfig
@@ -17,7 +18,6 @@ from augmenters.perturb_draw import sample_perturbation
 from augmenters.program_eval import ProgramError, answer_string, parse_program, run_program
 from augmenters.solution_program import program_from_solution
 from core.datasets import load_problems
-from core.llm.scripted import ScriptedLLM
 
 BAKER = {
     "id": "baker",

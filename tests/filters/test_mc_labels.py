@@ -6,9 +6,9 @@ import asyncio
 
 import polars as pl
 import pytest
+from scripted_llm import ScriptedLLM
 
 from core.errors import UserError
-from core.llm.scripted import ScriptedLLM
 from filters.mc_labels import (
     MonteCarloScorer,
     StepLabels,

@@ -7,8 +7,8 @@ import math
 
 import polars as pl
 import pytest
+from scripted_llm import ScriptedLLM
 
-from core.llm.scripted import ScriptedLLM
 from filters.scoring import make_scorer
 from filters.stages import best_of_n_stage
 from filters.verifier import VERIFIER_QUESTION, p_yes_from_logprobs

@@ -12,10 +12,10 @@ from fractions import Fraction
 
 import polars as pl
 import pytest
+from scripted_llm import ScriptedLLM
 
 import sft.faithfulness as faithfulness
 import tasks.novel_ops as novel_ops
-from core.llm.scripted import ScriptedLLM
 from sft.evaluate import SamplingSettings
 from sft.faithfulness import evaluate_chains, markdown_tables
 from tasks.novel_ops_graph import apply_formula, load_graph, number_text

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from scripted_llm import ScriptedLLM
+
 from analysis.behaviours import behaviour_columns
-from core.llm.scripted import ScriptedLLM
 from sft.data import grpo_records
 from sft.evaluate import SamplingSettings, aha_counts, evaluate_problems, markdown_report
 from tasks.countdown import verify

@@ -1,4 +1,4 @@
-"""A scripted backend for unit tests of parsing and scheduling logic: answers come from a function.
+"""A scripted test double of the LLM protocol for unit tests of parsing and scheduling: answers come from a function.
 
 Never the only test of a feature: tests of features also run the real SmolLM2 (see DESIGN.md).
 """
