@@ -17,6 +17,7 @@ MV_MAX_CHARS = 400  # longer answers are not handed to math-verify (no gold answ
 _ANSWER_IS_RE = re.compile(r"the answer is\s*:?[ \t]*([^\n]*)", re.IGNORECASE)
 _HASH_RE = re.compile(r"####[ \t]*([^\n]*)")
 _BOXED_RE = re.compile(r"\\boxed\s*\{")
+_STATED_RE = re.compile(r"the answer is|####|\\boxed\s*\{", re.IGNORECASE)
 _NUMBER_RE = re.compile(
     r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+|[eE][+-]?\d+)?(?![\w])"
     r"|(?<![\w.])-?\d+(?:\.\d+)?(?=[a-zA-Z])"  # number glued to a unit, e.g. "5kg"
@@ -210,14 +211,28 @@ def answers_equal(a: str | None, b: str | None) -> bool:
     return _math_verify_equal(_clean(a), _clean(b))
 
 
+def last_statement_start(text: str | None) -> int | None:
+    """Where the text's last answer statement (`The answer is`, `####`, `\\boxed{`) starts; None when it has none."""
+    starts = [m.start() for m in _STATED_RE.finditer(text or "")]
+    return starts[-1] if starts else None
+
+
 def explicit_answer(text: str | None) -> str | None:
-    """The final answer only where `text` states it: last `The answer is`, else last `####`, else last `\\boxed{}`;
-    None when it does not (no fallback to the last number: a reply that merely ends in a number states nothing)."""
-    if not text or not text.strip():
+    """The final answer only where `text` states it, read from its last statement (`The answer is`, `####` or
+    `\\boxed{}`) on; None when it states none or its last statement is cut off before an answer. No fallback to the
+    last number: a reply that merely ends in a number states nothing.
+
+    >>> explicit_answer("The answer is 5"), explicit_answer(r"The answer is 5, no: \\boxed{6}")
+    ('5', '6')
+    >>> explicit_answer("I got 5"), explicit_answer("The answer is 5. Let me check again. The answer is:")
+    (None, None)
+    """
+    start = last_statement_start(text)
+    if start is None:
         return None
+    last = text[start:]
     for regex in (_ANSWER_IS_RE, _HASH_RE):
-        for m in reversed(list(regex.finditer(text))):
-            if ans := _trim(m.group(1)):
-                return ans
-    boxed = _last_boxed(text)
+        if (m := regex.match(last)) and (ans := _trim(m.group(1))):
+            return ans
+    boxed = _last_boxed(last)
     return boxed.strip() or None if boxed is not None else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from core.answers import answers_equal, extract_answer, parse_number
+from core.answers import answers_equal, explicit_answer, extract_answer, last_statement_start, parse_number
 
 RewardFunc = Callable[..., list[float | None]]
 
@@ -57,22 +57,6 @@ def has_reflection(text: str) -> bool:
     return _REFLECTION_RE.search(text) is not None
 
 
-_STATED_RE = re.compile(r"the answer is|####|\\boxed\s*\{", re.IGNORECASE)
-
-
-def stated_answer(text: str) -> str | None:
-    r"""The final answer when the text states one explicitly (`\boxed{}`, `The answer is`, `####`), else None.
-
-    Read by core.answers from the last such statement on; a bare number, or a statement cut off before its answer,
-    is None (core.answers would fall back to the text's last number).
-
-    >>> stated_answer(r"so \boxed{18}"), stated_answer("9 * 2 = 18. The answer is:"), stated_answer("I got 18")
-    ('18', None, None)
-    """
-    starts = [m.start() for m in _STATED_RE.finditer(text)]
-    return extract_answer(text[starts[-1] :]) if starts else None
-
-
 def boxed_answer(text: str) -> str | None:
     r"""Content of the last `\boxed{...}` of the text, read by core.answers (None when there is none).
 
@@ -91,7 +75,7 @@ def numeric_answer_reward(completions: Sequence, **kwargs) -> list[float | None]
     >>> numeric_answer_reward([r"... so \boxed{18}", "I am not sure.", "The answer is: seven", "I have 3 apples"])
     [0.5, 0.0, 0.0, 0.0]
     """
-    return [0.5 if parse_number(stated_answer(completion_text(c))) is not None else 0.0 for c in completions]
+    return [0.5 if parse_number(explicit_answer(completion_text(c))) is not None else 0.0 for c in completions]
 
 
 def correct_answer_reward(completions: Sequence, answer: Sequence[str], **kwargs) -> list[float | None]:
@@ -107,7 +91,7 @@ def correct_answer_reward(completions: Sequence, answer: Sequence[str], **kwargs
         if gold is None:
             rewards.append(None)
         else:
-            rewards.append(2.0 if answers_equal(gold, stated_answer(completion_text(completion))) else 0.0)
+            rewards.append(2.0 if answers_equal(gold, explicit_answer(completion_text(completion))) else 0.0)
     return rewards
 
 
@@ -119,10 +103,10 @@ def reflects_then_answers(text: str) -> bool:
     >>> reflects_then_answers("Wait"), reflects_then_answers(r"Wait. \boxed{18}")
     (False, False)
     """
-    starts = [m.start() for m in _STATED_RE.finditer(text)]
-    if not starts or stated_answer(text) is None:
+    start = last_statement_start(text)
+    if start is None or explicit_answer(text) is None:
         return False
-    working = text[: starts[-1]]
+    working = text[:start]
     return any(re.search(r"\d", working[m.end() :]) for m in _REFLECTION_RE.finditer(working))
 
 
