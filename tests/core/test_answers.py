@@ -220,3 +220,19 @@ def test_a_mixed_number_of_bounded_parts_is_bounded_as_a_whole():
     assert parse_number(f"{big} 1/{big}") is None
     assert answers.number_refusal(f"{big} 1/{big}") is not None
     assert parse_number("3 1/2") == Fraction(7, 2)
+
+
+def test_docstring_examples_pass():
+    import doctest
+
+    result = doctest.testmod(answers)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_last_statement_is_the_answer_and_a_cut_off_one_states_nothing():
+    explicit_answer = answers.explicit_answer
+    assert explicit_answer("#### 4\nOn reflection the answer is 5.") == "5"
+    assert explicit_answer("The answer is 4. Checking: \\boxed{5}") == "5"
+    assert explicit_answer("The answer is \\boxed{12}") == "12"
+    assert explicit_answer("The answer is 7.\nWait, let me redo it. The answer is") is None
+    assert explicit_answer("so it is 7") is None
