@@ -54,9 +54,14 @@ from flows.diversity_report import diversity_report
 from flows.outcome import fails_cleanly
 from flows.progress import Progress
 
-# settings that change what the model replies: a resumed run must use the same ones. Anything else (parsers,
-# filters, labelling thresholds) may change, since finished pairs are rebuilt from their stored replies.
-GENERATION_SETTINGS = ("backend", "model", "temperature", "max_tokens", "seed", "prompts")
+# settings that change what the model is asked or replies, or how many samples a pair makes: a resumed run must use
+# the same ones, else finished and new pairs would differ. Anything else (parsers, filters, labelling thresholds) may
+# change, since finished pairs are rebuilt from their stored replies.
+GENERATION_SETTINGS = (
+    "backend", "model", "temperature", "max_tokens", "seed", "prompts",
+    "ansaug_n", "ansaug_mode", "ansaug_k", "ansaug_budget", "rephrase_n", "sv_n", "fobar_n", "mask_limit",
+    "muggle_n", "muggle_k", "perturb_n", "perturb_programs", "perturb_band", "perturb_k", "primed_style", "primed_n",
+)  # fmt: skip
 _PROMPT_NAME_ENDS = ("_SYSTEM", "_SHOTS", "_SUFFIX", "_QUESTION", "KINDS")
 
 
@@ -75,6 +80,7 @@ def prompts_digest() -> str:
 
 
 def _check_run_settings(out: Path, settings: dict) -> None:
+    settings = json.loads(json.dumps(settings))  # as stored: tuples become lists
     path = out / "run.json"
     if path.exists():
         before = read_json(path, "run settings file")

@@ -169,12 +169,16 @@ def test_rerun_on_a_finished_folder_regenerates_nothing(tmp_path):
 def test_changed_generation_settings_are_refused_on_resume(tmp_path):
     out = tmp_path / "run"
     with FakeOpenAI() as server:
-        options = ["--limit", "1", "--augmenters", "ansaug"]
+        options = ["--limit", "1", "--augmenters", "ansaug", "--no-report"]
         assert run_on(server, out, *options).returncode == 0
-        result = run_on(server, out, *options, "--temperature", "0.2")
-    assert result.returncode == 2
-    [line] = error_lines(result)
-    assert "holds a run made with temperature=0.7, not 0.2" in line
+        asked = server.requests
+        changed_temperature = run_on(server, out, *options, "--temperature", "0.2")
+        changed_count = run_on(server, out, *options, "--ansaug-n", "8")  # finished pairs made 4: no mixed counts
+        assert server.requests == asked
+    for result, expected in [(changed_temperature, "temperature=0.7, not 0.2"), (changed_count, "ansaug_n=4, not 8")]:
+        assert result.returncode == 2
+        [line] = error_lines(result)
+        assert f"holds a run made with {expected}" in line
 
 
 def test_a_slow_server_times_out_and_the_pair_is_listed_as_failed(tmp_path):
