@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from core.errors import UserError
+from core.text_files import read_json
 
 METAMATHQA_FIELDS = ["query", "response", "type", "original_question"]
 
@@ -38,6 +39,30 @@ def write_parquet(df: pl.DataFrame, path: Path) -> None:
 
 def write_json(obj: dict, path: Path) -> None:
     _atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"))
+
+
+def check_resume_settings(path: Path, settings: dict, keys: tuple[str, ...], made: str = "a run") -> None:
+    """Refuse in one sentence to go on with the run whose settings file is `path` when one of `keys` changed, since
+    finished and new work would differ; then store `settings` there. A key the file lacks (written before it was
+    recorded) says nothing. `made`: what the folder holds ("a run", "labels")."""
+    settings = json.loads(json.dumps(settings))  # compared as stored: tuples become lists
+    if path.exists():
+        before = read_json(path, "run settings file")
+        if not isinstance(before, dict):
+            raise UserError(f"{path} is not a run's settings; use a new --out, or delete it to start the run again.")
+        for key in keys:
+            if key not in before or before[key] == settings.get(key):
+                continue
+            if key == "prompts":
+                raise UserError(
+                    f"{path.parent} holds {made} made with other prompt texts than this version's; use a new --out "
+                    "(its stored replies answer the old prompts only)."
+                )
+            raise UserError(
+                f"{path.parent} holds {made} made with {key}={before[key]!r}, not {settings.get(key)!r}; "
+                "use the same options to resume it, or a new --out."
+            )
+    write_json(settings, path)
 
 
 def training_set(samples: pl.DataFrame) -> pl.DataFrame:

@@ -26,9 +26,8 @@ from core.errors import UserError
 from core.funnel import format_funnel, funnel
 from core.journal import Journal
 from core.llm import LLM, UsageCounter
-from core.run_files import write_dataset, write_json, write_parquet
+from core.run_files import check_resume_settings, write_dataset, write_json, write_parquet
 from core.schemas import samples_frame
-from core.text_files import read_json
 from filters.answer_check import check_answers
 from filters.best_of_n import select_best_of_n
 from filters.embeddings import Embedder
@@ -77,29 +76,6 @@ def prompts_digest() -> str:
             if attr.isupper() and attr.endswith(_PROMPT_NAME_ENDS):
                 texts[f"{name}.{attr}"] = value
     return hashlib.sha256(json.dumps(texts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _check_run_settings(out: Path, settings: dict) -> None:
-    settings = json.loads(json.dumps(settings))  # as stored: tuples become lists
-    path = out / "run.json"
-    if path.exists():
-        before = read_json(path, "run settings file")
-        if not isinstance(before, dict):
-            raise UserError(f"{path} is not a run's settings; use a new --out, or delete it to start the run again.")
-        # a run.json from before a setting was recorded says nothing about it
-        changed = [k for k in GENERATION_SETTINGS if k in before and before.get(k) != settings.get(k)]
-        if changed:
-            k = changed[0]
-            if k == "prompts":
-                raise UserError(
-                    f"{out} holds a run made with other prompt texts than this version's; use a new --out "
-                    "(its stored replies answer the old prompts only)."
-                )
-            raise UserError(
-                f"{out} holds a run made with {k}={before.get(k)!r}, not {settings.get(k)!r}; "
-                "use the same options to resume it, or a new --out."
-            )
-    write_json(settings, path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +178,7 @@ async def augment_gsm8k(
             **dataclasses.asdict(cfg),
             "prompts": prompts_digest(),
         }
-        _check_run_settings(out_dir, settings)
+        check_resume_settings(out_dir / "run.json", settings, GENERATION_SETTINGS)
         write_parquet(problems, out_dir / "problems.parquet")
 
         journal = Journal(out_dir / "journal")

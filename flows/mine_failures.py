@@ -5,12 +5,18 @@ Writes OUT/failures.parquet (the problem's columns, the task's own columns, `tas
 `failed_attempt`: the first wrong answer, the input of `flows run grpo --method r3`), OUT/attempts.parquet (every
 answer with its verdict) and OUT/mining.json (the summary). Problems are GSM8K-form (`--problems sample`, a file)
 or a task (`--problems countdown:4`), checked by the task's verifier.
+
+Resumable: each problem's k answers are journaled (OUT/journal) as soon as they arrive, so the same command on the
+same folder asks only for the problems it lacks, and a changed --max-pass-rate re-mines the stored answers with no
+model call. A change of what the model is asked (model, k, temperature, max tokens, seed, problems) is refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -19,9 +25,11 @@ from pathlib import Path
 import polars as pl
 from prefect import flow, get_run_logger
 
-from core.answers import answers_equal, extract_answer
+from core.answers import answers_equal, explicit_answer
 from core.errors import UserError
-from core.llm.base import LLM, GenParams
+from core.journal import Journal
+from core.llm.base import LLM, Completion, GenParams
+from core.run_files import check_resume_settings
 from flows.command import FlowCommand
 from flows.options import (
     integer,
@@ -34,6 +42,9 @@ from flows.options import (
 from flows.outcome import fails_cleanly, run_flow
 
 FAILURES_FILE, ATTEMPTS_FILE, SUMMARY_FILE = "failures.parquet", "attempts.parquet", "mining.json"
+JOURNAL_KEY = "attempts"  # the journal's "augmenter" field: one record per (problem id, "attempts")
+# what the model is asked: a resumed run must keep them (--max-pass-rate may change)
+SETTINGS = ("problems", "limit", "k", "backend", "model", "temperature", "max_tokens", "seed")
 Check = Callable[[str, dict], bool]
 
 
@@ -53,8 +64,8 @@ class MineOptions:
 
 
 def gold_check(text: str, row: dict) -> bool:
-    """GSM8K form: the reply's final answer equals the gold `answer`."""
-    return answers_equal(row["answer"], extract_answer(text))
+    """GSM8K form: the reply states a final answer (as the GRPO rewards read it) that equals the gold `answer`."""
+    return answers_equal(row["answer"], explicit_answer(text))
 
 
 def problems_and_check(spec: str, limit: int | None, seed: int) -> tuple[pl.DataFrame, Check, str]:
@@ -70,12 +81,43 @@ def problems_and_check(spec: str, limit: int | None, seed: int) -> tuple[pl.Data
     return problems, lambda text, row: verify(text, **row), name
 
 
-async def sample_attempts(llm: LLM, problems: pl.DataFrame, k: int, params: GenParams) -> list[list]:
-    """k completions per problem, all requested at once (the backend batches), with the policy's own prompt."""
+def problem_params(base: GenParams, problem_id: str) -> GenParams:
+    """The run's params with a seed of the problem's own, so a resumed run asks each problem as the first run did."""
+    digest = hashlib.sha256(f"{base.seed}:{problem_id}".encode()).digest()
+    return dataclasses.replace(base, seed=int.from_bytes(digest[:4], "big") & 0x7FFFFFFF)
+
+
+async def sample_attempts(llm: LLM, rows: list[dict], k: int, params: GenParams, journal: Journal) -> list[str]:
+    """k completions for each problem, all requested at once (the backend batches), with the policy's own prompt;
+    each problem's are journaled as they arrive. Returns the failures ("id: error") of problems to ask again."""
+    from flows.progress import Progress
     from sft.prompts import reasoning_messages
 
-    jobs = [llm.chat(reasoning_messages(q), n=k, params=params) for q in problems["question"].to_list()]
-    return await asyncio.gather(*jobs)
+    writer = journal.writer("attempts")
+    progress = Progress(len(rows), "mining", key="mine-failures-progress")
+    await progress.start()
+    failures: list[str] = []
+
+    async def one(row: dict) -> None:
+        try:
+            outs = await llm.chat(reasoning_messages(row["question"]), n=k, params=problem_params(params, row["id"]))
+        except Exception as exc:  # noqa: BLE001 - one failed problem must not end the run; asked again next run
+            failures.append(f"{row['id']}: {type(exc).__name__}: {exc}"[:300])
+            return
+        await writer.append_durably(row["id"], JOURNAL_KEY, [dataclasses.asdict(c) for c in outs])
+        await progress.advance()
+
+    try:
+        await asyncio.gather(*(one(row) for row in rows))
+    finally:
+        writer.close()
+        progress.close()
+    return failures
+
+
+def stored_attempts(journal: Journal) -> dict[str, list[Completion]]:
+    """Each journaled problem's completions."""
+    return {r["problem_id"]: [Completion(**c) for c in r["samples"]] for r in journal.records()}
 
 
 def mine(problems: pl.DataFrame, completions: list[list], check: Check, task: str, max_pass_rate: float):
@@ -132,17 +174,31 @@ def mine_failures_flow(options: MineOptions) -> dict:
     problems, check, task = problems_and_check(options.problems, options.limit, options.seed)
     if problems.is_empty():
         raise UserError("There are no problems to mine; check --problems and --limit.")
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
     llm = make_backend(options.backend, model=options.model, base_url=options.base_url)
     params = GenParams(temperature=options.temperature, max_tokens=options.max_tokens, seed=options.seed)
     try:
-        logger.info("sampling %d answers for each of %d problems with %s", options.k, problems.height, llm.name)
-        completions = asyncio.run(sample_attempts(llm, problems, options.k, params))
         model = llm.name
+        check_resume_settings(out / "settings.json", {**asdict(options), "model": model}, SETTINGS)
+        journal = Journal(out / "journal")
+        done = {pid for pid, _ in journal.done()}
+        todo = [row for row in problems.to_dicts() if row["id"] not in done]
+        logger.info(
+            "sampling %d answers for each of %d problems with %s (%d answered before)",
+            options.k, len(todo), model, problems.height - len(todo),
+        )  # fmt: skip
+        failed = asyncio.run(sample_attempts(llm, todo, options.k, params, journal)) if todo else []
     finally:
         llm.close()
+    if failed:
+        raise UserError(
+            f"{len(failed)} of {problems.height} problems got no answers (first: {failed[0]}); "
+            "run the same command again to ask for them."
+        )
+    stored = stored_attempts(journal)
+    completions = [stored[pid] for pid in problems["id"].to_list()]
     failures, attempts = mine(problems, completions, check, task, options.max_pass_rate)
-    out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
     _write_parquet(failures, out / FAILURES_FILE)
     _write_parquet(attempts, out / ATTEMPTS_FILE)
     summary = {
@@ -154,6 +210,8 @@ def mine_failures_flow(options: MineOptions) -> dict:
         "failed_problems": failures.height,
         "mean_pass_rate": round(attempts["correct"].mean() or 0.0, 4),
         "attempts_cut_by_length": int((attempts["finish_reason"] == "length").sum()),
+        "answered_now": len(todo),
+        "answered_before": problems.height - len(todo),
         "options": asdict(options),
     }
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from core.errors import UserError
 from core.journal import Journal
 from core.llm import BACKENDS, LLM, make_backend
-from core.run_files import read_run_parquet, write_json, write_parquet
+from core.run_files import check_resume_settings, read_run_parquet, write_json, write_parquet
 from filters.mc_labels import label_steps, rollout_params
 from flows.command import FlowCommand
 from flows.options import (
@@ -119,19 +118,6 @@ async def label_shard(shard: str, rows: list[dict], llm: LLM, opts: PrmLabelOpti
     return await _label_shard(shard, rows, llm, opts, sem)
 
 
-def _check_settings(out: Path, settings: dict) -> None:
-    path = out / "settings.json"
-    if path.exists():
-        before = json.loads(path.read_text())
-        for key in SETTINGS:
-            if before.get(key) != settings.get(key):
-                raise UserError(
-                    f"{out} holds labels made with {key}={before.get(key)!r}, not {settings.get(key)!r}; "
-                    "use the same options to resume, or another --out."
-                )
-    write_json(settings, path)
-
-
 def write_labels(records: list[dict], out: Path) -> pl.DataFrame:
     """prm_labels.parquet, prm_labels.jsonl (no raw rollouts) and dataset/ (datasets.load_from_disk)."""
     import datasets
@@ -163,7 +149,7 @@ async def prm_labels_flow(options: PrmLabelOptions) -> dict:
     llm = make_backend(options.backend, model=options.model, base_url=options.base_url, max_batch=options.max_batch)
     try:
         settings = {**dataclasses.asdict(options), "model": llm.name}
-        _check_settings(out, settings)
+        check_resume_settings(out / "settings.json", settings, SETTINGS, made="labels")
         journal = Journal(out / "journal")
         done = {pid for pid, _ in journal.done()}
         todo = [r for r in rows if r["id"] not in done]

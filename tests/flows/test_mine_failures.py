@@ -3,13 +3,17 @@ that `grpo --method r3` reads back."""
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
+from core.datasets import load_problems
 from core.errors import UserError
+from core.journal import Journal
 from core.llm.base import Completion
 from flows.cli import main
-from flows.mine_failures import mine, problems_and_check, read_failures
+from flows.mine_failures import ATTEMPTS_FILE, SUMMARY_FILE, mine, problems_and_check, read_failures
 
 
 def _outs(texts: list[str]) -> list[Completion]:
@@ -69,3 +73,36 @@ def test_cli_refuses_bad_options_in_one_sentence(capsys, tmp_path):
     assert main(["run", "grpo", "--out", str(tmp_path), "--problems", "countdown:99"]) == 2
     assert "Countdown has no level" in capsys.readouterr().err
     assert main(["list"]) == 0 and "mine-failures" in capsys.readouterr().out
+
+
+def test_a_broken_run_resumes_asking_only_what_is_missing(prefect_harness, tmp_path, capsys):
+    from fake_openai import FakeOpenAI
+
+    problems = load_problems("sample", limit=3).to_dicts()
+    refused = problems[1]["question"]
+    out = tmp_path / "mined"
+    args = ["run", "mine-failures", "--backend", "openai", "--model", "fake", "--out", str(out), "--limit", "3"]
+    # the fake answers each problem's first number: wrong for these three, so all three fail
+    with FakeOpenAI(reject_for=lambda user: "refused" if user == refused else None) as server:
+        assert main([*args, "--base-url", server.url]) == 2
+        assert "1 of 3 problems got no answers" in capsys.readouterr().err
+    assert len(Journal(out / "journal").done()) == 2  # the answered ones are kept
+    with FakeOpenAI() as server:
+        assert main([*args, "--base-url", server.url]) == 0
+        assert server.requests == 1  # only the missing problem is asked again
+        assert main([*args, "--base-url", server.url, "--max-pass-rate", "0.5"]) == 0  # re-mined, not re-asked
+        assert server.requests == 1
+        assert main([*args, "--base-url", server.url, "--k", "2"]) == 2
+        assert "made with k=4, not 2" in capsys.readouterr().err
+    mined = read_failures(out)
+    assert sorted(mined["id"].to_list()) == sorted(p["id"] for p in problems)
+    attempts = pl.read_parquet(out / ATTEMPTS_FILE)
+    assert attempts.height == 12 and attempts["problem_id"].n_unique() == 3
+    assert json.loads((out / SUMMARY_FILE).read_text())["answered_before"] == 3
+
+
+def test_a_reply_that_only_ends_in_the_gold_number_is_not_correct():
+    problems, check, _ = problems_and_check("sample", limit=1, seed=0)
+    row = problems.to_dicts()[0]
+    assert check(f"The answer is: {row['answer']}", row)
+    assert not check(f"so maybe {row['answer']}", row)  # no stated answer: GRPO's rewards would not pay it either

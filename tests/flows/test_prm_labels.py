@@ -10,8 +10,9 @@ import pytest
 from fake_openai import FakeOpenAI
 
 from core.errors import UserError
+from core.run_files import check_resume_settings
 from core.schemas import new_sample, samples_frame
-from flows.prm_labels import PrmLabelOptions, _check_settings, prm_labels_flow, solutions_to_label
+from flows.prm_labels import SETTINGS, PrmLabelOptions, prm_labels_flow, solutions_to_label
 
 QUESTION = "A baker fills 6 trays with 14 rolls each. She sells 50 rolls and eats 4. How many rolls are left?"
 WRONG = "She bakes 6 * 14 = 84 rolls.\nShe sells 50, so 84 - 50 = 34.\nShe eats 4, so 34 + 4 = 38.\nThe answer is: 38"
@@ -87,7 +88,11 @@ def test_flow_writes_stepwise_layout_and_resumes_without_asking_again(prefect_ha
 
 def test_changed_rollout_settings_are_refused_on_resume(tmp_path):
     base = {"backend": "openai", "model": "fake", "n": 2, "temperature": 0.7, "max_tokens": 64, "seed": 0}
-    _check_settings(tmp_path, base)
-    _check_settings(tmp_path, {**base, "limit": 5})  # how many solutions is not a rollout setting
-    with pytest.raises(UserError, match="n=2"):
-        _check_settings(tmp_path, {**base, "n": 3})
+    path = tmp_path / "settings.json"
+    check_resume_settings(path, base, SETTINGS, made="labels")
+    check_resume_settings(path, {**base, "limit": 5}, SETTINGS, made="labels")  # how many solutions: no rollout setting
+    with pytest.raises(UserError, match="holds labels made with n=2, not 3"):
+        check_resume_settings(path, {**base, "n": 3}, SETTINGS, made="labels")
+    path.write_text("[1, 2]")
+    with pytest.raises(UserError, match="is not a run's settings"):
+        check_resume_settings(path, base, SETTINGS)
