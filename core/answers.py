@@ -169,11 +169,26 @@ def normalize_answer(ans: str | None) -> str | None:
 
 
 _HUGE_RE = re.compile(rf"\d{{{MAX_DIGITS + 1}}}|(?:\^|\*\*|\d[eE])\s*\{{?\s*[-+]?\d{{4}}")
+# what math-verify may see: commands that cannot make sympy compute without end, powers with a small plain exponent
+_SAFE_COMMANDS = frozenset(
+    "frac dfrac tfrac sqrt pi cdot times div left right text textbf textrm mathrm mathbf mbox circ degree".split()
+)
+_COMMAND_RE = re.compile(r"\\([a-zA-Z]+)")
+_POWER_RE = re.compile(r"\^|\*\*")
+_SMALL_POWER_RE = re.compile(r"(?:\^|\*\*)\s*(?:\{\s*-?\d{1,2}\s*\}|-?\d{1,2}(?![\d.])|[a-zA-Z](?![a-zA-Z]))")
+_CALL_RE = re.compile(r"[a-zA-Z]{2,}\s*[(\[]")
 
 
 def _symbolic_ok(text: str) -> bool:
-    """Small enough for math-verify: short, no number past MAX_DIGITS digits, no power or exponent of 1000+."""
-    return len(text) <= MV_MAX_CHARS and _HUGE_RE.search(text) is None
+    """Small enough for math-verify, whose timeouts cannot stop sympy inside one big computation (and work only in the
+    main thread): short, no number past MAX_DIGITS digits, no factorial, no function call, only LaTeX commands that
+    compute nothing big, and at most one power, of a plain exponent under 100."""
+    if len(text) > MV_MAX_CHARS or _HUGE_RE.search(text) or "!" in text or _CALL_RE.search(text):
+        return False
+    if any(command not in _SAFE_COMMANDS for command in _COMMAND_RE.findall(text)):
+        return False
+    powers = len(_POWER_RE.findall(text))
+    return powers == 0 or (powers == 1 and _SMALL_POWER_RE.search(text) is not None)
 
 
 def _math_verify_equal(gold: str, pred: str) -> bool:

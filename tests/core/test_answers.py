@@ -236,3 +236,54 @@ def test_the_last_statement_is_the_answer_and_a_cut_off_one_states_nothing():
     assert explicit_answer("The answer is \\boxed{12}") == "12"
     assert explicit_answer("The answer is 7.\nWait, let me redo it. The answer is") is None
     assert explicit_answer("so it is 7") is None
+
+
+def _random_expression(rng, depth: int = 0) -> str:
+    """A random math string from a grammar that includes what makes sympy compute without end."""
+    leaves = [
+        lambda: str(rng.randint(0, 10 ** rng.randint(1, 12))),
+        lambda: rng.choice(["x", "\\pi", "e", "I", "n"]),
+        lambda: f"{rng.randint(1, 99)}.{rng.randint(0, 99)}",
+    ]
+    if depth > 3 or rng.random() < 0.3:
+        return rng.choice(leaves)()
+    a, b = _random_expression(rng, depth + 1), _random_expression(rng, depth + 1)
+    forms = [
+        f"{a}+{b}", f"{a}*{b}", f"{a}-{b}", f"\\frac{{{a}}}{{{b}}}", f"\\sqrt{{{a}}}", f"{a}^{{{b}}}", f"({a})**({b})",
+        f"{a}!", f"\\binom{{{a}}}{{{b}}}", f"factorial({a})", f"\\prod_{{i=1}}^{{{b}}} {a}", f"{a}^{b}^{a}",
+        f"\\sum_{{k=1}}^{{{b}}} k^{{{a}}}", f"{a}!!", f"\\left({a}\\right)", f"{a} \\cdot {b}",
+    ]  # fmt: skip
+    return rng.choice(forms)
+
+
+def test_no_answer_string_keeps_the_comparison_busy():
+    """Seeded fuzz: each comparison, run on a worker thread (where math-verify has no timeout), ends within 3 s."""
+    import random
+    import time
+
+    rng = random.Random(20261122)
+    slow = []
+    for _ in range(300):
+        expression = _random_expression(rng)
+        done = threading.Event()
+
+        def compare(expr: str = expression, event: threading.Event = done) -> None:
+            answers_equal("5", expr)
+            answers_equal(expr, expr + " ")
+            event.set()
+
+        start = time.monotonic()
+        threading.Thread(target=compare, daemon=True).start()
+        if not done.wait(3.0):
+            slow.append(expression)
+            break  # a runaway thread keeps a core busy: stop here
+        assert time.monotonic() - start < 3.0
+    assert not slow, f"still comparing after 3 s: {slow[0][:200]!r}"
+
+
+@pytest.mark.parametrize(
+    ("gold", "pred"),
+    [("0.75", "\\frac{3}{4}"), ("2\\sqrt{2}", "\\sqrt{8}"), ("9", "3^2"), ("\\frac{\\pi}{2}", "\\pi/2")],
+)
+def test_small_symbolic_answers_still_compare(gold, pred):
+    assert answers_equal(gold, pred)
