@@ -255,11 +255,15 @@ def percent_misused(tree: ast.AST, percent_names: set[str]) -> str | None:
 def _used_as_percent(node: ast.AST, parents: dict[int, ast.AST], percent_names: set[str]) -> bool:
     parent = parents.get(id(node))
     # 100 - p, p + q: still a percentage; follow it up
+    combined = False
     while isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add | ast.Sub):
         other = parent.right if parent.left is node else parent.left
         if not (_is_hundred(other) or _percent_leaf(other, percent_names)):
             break
-        node, parent = parent, parents.get(id(parent))
+        node, parent, combined = parent, parents.get(id(parent)), True
+    if combined and isinstance(parent, ast.Expression):
+        # a whole mark "100 - 20 = 80": its result is a percentage step, checked where a later mark uses it
+        return True
     while isinstance(parent, ast.BinOp):
         other = parent.right if parent.left is node else parent.left
         if isinstance(parent.op, ast.Div) and parent.left is node and _is_hundred(parent.right):
