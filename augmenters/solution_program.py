@@ -114,6 +114,13 @@ def _computed_twice(
     return {v for v, ways in seen.items() if len(ways) > 1}
 
 
+class _Undecided(ProgramError):
+    """A number of a mark that may be an earlier result or a number the question gives: both readings are tried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ambiguous_number", message)
+
+
 @dataclass(frozen=True)
 class MarkProgram:
     source: str
@@ -153,6 +160,16 @@ class _Reader:
         self.named: list[tuple[ast.expr, Fraction]] = []  # each step's named expression and its result
         self.uses: Counter[str] = Counter()  # input name -> operands it stands for, over all marks
         self.constants: set[Fraction] = set()  # literals the marks use
+        # one reading of the numbers that are both a result and a number the question gives: "result" or "given"
+        # per such use, in order (see `build_from_marks`); a use past the end raises _Undecided
+        self.choices: tuple[str, ...] = ()
+        self.chosen = 0
+
+    def choose(self, value: Fraction) -> str:
+        if self.chosen >= len(self.choices):
+            raise _Undecided(f"{answer_string(value)} is both a result and a number the question gives")
+        self.chosen += 1
+        return self.choices[self.chosen - 1]
 
     def kind(self, value: Fraction) -> tuple[str, str | None]:
         """("result" | "input" | "percent" | "literal", name) for one number of a mark, or a ProgramError."""
@@ -162,9 +179,9 @@ class _Reader:
             self.add_step(self.equations.pop(value), value)  # a calculation written in prose: a step of its own
         if value in self.prose and value not in self.results:
             raise ProgramError("unexplained_number", f"{value} is computed in the solution's prose, without a mark")
-        if value in self.results:
-            if value in self.inputs or value in self.implied:
-                raise ProgramError("ambiguous_number", f"{value} is both a result and a number the question gives")
+        if value in self.results and not (
+            (value in self.inputs or value in self.implied) and self.choose(value) == "given"
+        ):
             return "result", self.results[value]
         if value in self.inputs:
             return "input", self.inputs[value]
@@ -299,10 +316,75 @@ def _is_percent_form(node: ast.BinOp) -> bool:
     return isinstance(node.op, ast.Div) and isinstance(node.left, ast.Name) and _is_hundred(node.right)
 
 
+MAX_READINGS = 32  # readings of the numbers that are both a result and a given number tried per problem
+
+
 def build_from_marks(question: str, solution: str | None, calculations: list[str] | None, gold: str) -> MarkProgram:
     """The program for `question` built from its solution's calculator marks (`PROBLEM_SCHEMA.calculations`,
     "48/2=24" each), and what each number of the solution's text shows; a ProgramError(reason) when it cannot be
-    built. `solution` is the solution's text without the marks."""
+    built. `solution` is the solution's text without the marks.
+
+    A number of a mark equal both to an earlier mark's result and to a number the question gives (or a word's
+    value) is read both ways. A reading holds when the program builds and is coherent: every number of the question
+    is used and every mark's result is used by a later mark (a solution computes a value to use it). The problem
+    is kept when the readings that hold all compute the same answer for new values, else refused."""
+    pending: list[tuple[str, ...]] = [()]
+    held: list[MarkProgram] = []
+    first_error: ProgramError | None = None
+    errors: list[ProgramError] = []
+    tried = 0
+    while pending and tried < MAX_READINGS:
+        choices = pending.pop(0)
+        tried += 1
+        try:
+            program, coherent = _build(question, solution, calculations, gold, choices)
+        except _Undecided:
+            pending += [(*choices, "result"), (*choices, "given")]
+            continue
+        except ProgramError as e:
+            first_error = first_error or e
+            errors.append(e)
+            continue
+        if not choices:
+            return program  # nothing to decide: the one reading
+        if coherent:
+            held.append(program)
+    if pending:
+        raise ProgramError("ambiguous_number", "too many numbers are both a result and a number the question gives")
+    if not held:  # every reading failed: for one reason, that reason; else the ambiguity
+        if first_error is not None and all(e.reason == first_error.reason for e in errors):
+            raise first_error
+        raise ProgramError("ambiguous_number", "a number is both a result and a number the question gives")
+    if len({p.source for p in held}) > 1 and not _same_answers([p.source for p in held]):
+        raise ProgramError("ambiguous_number", "a number may be a result or a given number, and the readings differ")
+    return held[0]
+
+
+def _same_answers(sources: list[str], draws: int = 4) -> bool:
+    """Whether the programs compute the same answer for several random inputs (names shared)."""
+    programs = [parse_program(source) for source in sources]
+    names = {name: value for program in programs for name, value in program.inputs.items()}
+    rng = random.Random(sources[0])
+    runs = 0
+    for _ in range(draws * 3):
+        drawn = {name: Fraction(value) * rng.randint(51, 199) / 100 for name, value in names.items()}
+        try:
+            answers = {run_program(p, {n: drawn[n] for n in p.inputs}).answer for p in programs}
+        except ProgramError:
+            continue
+        if len(answers) > 1:
+            return False
+        runs += 1
+        if runs == draws:
+            return True
+    return False
+
+
+def _build(
+    question: str, solution: str | None, calculations: list[str] | None, gold: str, choices: tuple[str, ...]
+) -> tuple[MarkProgram, bool]:
+    """`build_from_marks` for one reading of the numbers both a result and given (`_Reader.choices`), and whether
+    every mark's result but the last is used by a later mark."""
     marks = read_marks(calculations)
     if not marks:
         raise ProgramError("no_marks", "the reference solution has no calculator marks")
@@ -311,6 +393,7 @@ def build_from_marks(question: str, solution: str | None, calculations: list[str
     twice = _computed_twice(marks, prose, {n.value for n in find_numbers(question)})
     equations = {v: left for v, left in prose if v not in marked and v not in twice}
     reader = _Reader(question, prose_results(solution) - marked, equations)
+    reader.choices = choices
     for i, (left, result) in enumerate(marks, start=1):
         if result is None:
             raise ProgramError("unreadable_mark", f"calculator mark {i} has no number after '='")
@@ -347,7 +430,11 @@ def build_from_marks(question: str, solution: str | None, calculations: list[str
     groups += [[reader.results[v], f"check{k}"] for k, (_, v) in enumerate(checks, start=1)]
     if groups and not _always_equal(source, groups):
         raise ProgramError("ambiguous_number", "one value is the result of two calculations that differ")
-    return MarkProgram(source, shown)
+    if reader.chosen < len(choices):
+        raise ProgramError("ambiguous_number", "a reading decided more numbers than the marks use")
+    used_steps = {n.id for expr, _ in named for n in ast.walk(expr) if isinstance(n, ast.Name)}
+    coherent = all(name in used_steps for name in reader.results.values() if name != f"step{len(named)}")
+    return MarkProgram(source, shown), coherent
 
 
 def _prose_checks(

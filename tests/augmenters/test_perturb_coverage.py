@@ -42,3 +42,33 @@ def test_the_complement_of_a_percentage_is_a_percentage():
         "5",
     )
     assert program_from_marks(misused).reason == "percent_as_number"
+
+
+def test_a_result_equal_to_a_value_a_word_gives_is_read_as_the_result_when_only_that_reading_holds():
+    # 12 is 3 * 4, and also what "years" may stand for (months); read as the constant 12, the mark "3*4" would be
+    # computed for nothing, so the later 12 is the result
+    aunt = _problem(
+        "Ela is 3 years old. Her cousin is 4 times as old as Ela. Her aunt is 25 years older than her cousin. "
+        "How old is her aunt?",
+        "Her cousin is 3*4 = 12 years old.\nHer aunt is 12+25 = 37 years old.",
+        ["3*4=12", "12+25=37"],
+        "37",
+    )
+    draws = _draws(aunt)
+    assert draws
+    for p in draws:
+        ela, times, older = (n.value for n in find_numbers(p.question))
+        assert p.answer == ela * times + older
+
+
+def test_a_result_equal_to_a_given_number_is_refused_when_two_readings_hold_and_differ():
+    # 5 is both the washer's load and 20 / 4 towels' weight: "10+5" and "15/5" can each be either
+    washer = _problem(
+        "A washer takes 5 kg at a time. 4 towels weigh 1 kg and 2 blankets weigh 1 kg. Eli washes 20 towels and 20 "
+        "blankets. How many loads does he run?",
+        "The towels weigh 20/4 = 5 kg.\nThe blankets weigh 20/2 = 10 kg.\nThat is 10+5 = 15 kg.\n"
+        "He runs 15/5 = 3 loads.",
+        ["20/4=5", "20/2=10", "10+5=15", "15/5=3"],
+        "3",
+    )
+    assert program_from_marks(washer).reason == "ambiguous_number"
