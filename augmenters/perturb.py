@@ -404,7 +404,7 @@ def draw_perturbations(problem: dict, checked: CheckedProgram, cfg: AugmentConfi
 
 def solution_for(problem: dict, marks: MarkProgram, perturbation: Perturbation) -> str:
     """The reference solution with every number replaced by its new value, ending `The answer is: X`."""
-    text = write_solution(problem.get("solution") or "", marks.shown, perturbation.env)
+    text = write_solution(problem.get("solution") or "", marks.shown, perturbation.env, marks.at)
     return reference_solution(text, answer_string(perturbation.answer))
 
 

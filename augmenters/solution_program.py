@@ -36,7 +36,7 @@ import ast
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from augmenters.numbers_in_text import find_numbers, implied_values, word_numbers, word_values
@@ -126,6 +126,9 @@ class MarkProgram:
     source: str
     # value written in the solution's text -> (name, factor): it shows factor * name; None: it stays as written
     shown: dict[Fraction, tuple[str, Fraction] | None]
+    # offset in the solution's text -> what the number written there shows, where its value alone cannot tell
+    # (a result equal to a given number): read off the calculation the text writes there, matched to its mark
+    at: dict[int, tuple[str, Fraction] | None] = field(default_factory=dict)
 
 
 class _Reader:
@@ -164,6 +167,9 @@ class _Reader:
         # per such use, in order (see `build_from_marks`); a use past the end raises _Undecided
         self.choices: tuple[str, ...] = ()
         self.chosen = 0
+        # per mark in order: its numbers as written with what each stands for, its result, its step
+        self.mark_leaves: list[tuple[list[tuple[Fraction, tuple[str, Fraction] | None]], Fraction, str]] = []
+        self.leaves: list[tuple[Fraction, tuple[str, Fraction] | None]] = []
 
     def choose(self, value: Fraction) -> str:
         if self.chosen >= len(self.choices):
@@ -195,7 +201,9 @@ class _Reader:
 
     def add_step(self, mark: str, result: Fraction) -> None:
         """One calculation as the next step: its numbers named, its percentages checked, its result recorded."""
+        self.leaves = []
         expr = self.name_leaves(mark, self.parse(mark))
+        self.mark_leaves.append((self.leaves, result, f"step{len(self.named) + 1}"))
         if misused := percent_misused(ast.Expression(expr), self.percent_inputs | self.percent_steps):
             raise ProgramError("percent_as_number", f"a number written as a percentage ({misused}) is used otherwise")
         text = ast.unparse(expr)
@@ -230,6 +238,9 @@ class _Reader:
             except ValueError:  # a number past the digit bound (NumberTooLarge) or no plain decimal
                 raise ProgramError("unreadable_mark", f"a mark has an unusable number: {mark[:60]!r}") from None
             kind, name = self.kind(value)
+            self.leaves.append(
+                (value, None if kind == "literal" else (name, Fraction(1, 100 if kind == "percent" else 1)))
+            )
             if kind == "literal":
                 self.constants.add(value)
                 return node
@@ -414,10 +425,10 @@ def _build(
         for v, name in reader.inputs.items()
         if reader.uses[name] > reader.written[v] and (v in _COUNTLIKE or v in reader.implied)
     }
-    shown, more = _shown(solution, reader, frozen)
+    shown, more, at = _shown(solution, reader, frozen)
     if more:  # an input the solution's text also writes as a constant: it stays fixed
         frozen |= more
-        shown, _ = _shown(solution, reader, frozen)
+        shown, _, at = _shown(solution, reader, frozen)
     header = [f"{name} = {reader.literals[name]}" for name in reader.inputs.values() if name not in frozen]
     steps: list[str] = []
     for i, (expr, _) in enumerate(named, start=1):
@@ -434,7 +445,7 @@ def _build(
         raise ProgramError("ambiguous_number", "a reading decided more numbers than the marks use")
     used_steps = {n.id for expr, _ in named for n in ast.walk(expr) if isinstance(n, ast.Name)}
     coherent = all(name in used_steps for name in reader.results.values() if name != f"step{len(named)}")
-    return MarkProgram(source, shown), coherent
+    return MarkProgram(source, shown, at), coherent
 
 
 def _prose_checks(
@@ -505,11 +516,13 @@ _FACTOR_WORDS = {"twice": Fraction(2), "double": Fraction(2), "doubled": Fractio
 
 def _shown(
     solution: str | None, reader: _Reader, frozen: set[str]
-) -> tuple[dict[Fraction, tuple[str, Fraction] | None], set[str]]:
+) -> tuple[dict[Fraction, tuple[str, Fraction] | None], set[str], dict[int, tuple[str, Fraction] | None]]:
     """What each number written in the solution's text shows, so it can be rewritten for new values; and the
     inputs whose value the text also writes as a constant (they must stay fixed)."""
     shown: dict[Fraction, tuple[str, Fraction] | None] = {}
     to_freeze: set[str] = set()
+    at: dict[int, tuple[str, Fraction] | None] = {}
+    aligned = _aligned(solution or "", reader, frozen)
     if any(c.isdigit() for c in _SOLUTION_NUMBER_RE.sub(" ", solution or "")):
         raise ProgramError("unexplained_number", "the solution writes a number in a form we cannot rewrite")
     changing = set(reader.results) | {v for v, name in reader.inputs.items() if name not in frozen}
@@ -551,9 +564,37 @@ def _shown(
             to_freeze.add(reader.inputs[value])
             meanings = {None}
         if len(meanings) > 1:
+            if m.start() in aligned and aligned[m.start()] in meanings:
+                at[m.start()] = aligned[m.start()]  # this one occurrence is read off its calculation
+                continue
             raise ProgramError("ambiguous_number", f"the solution's {m.group()} may show more than one quantity")
         shown[value] = meanings.pop()
-    return shown, to_freeze
+    return shown, to_freeze, at
+
+
+def _aligned(solution: str, reader: _Reader, frozen: set[str]) -> dict[int, tuple[str, Fraction] | None]:
+    """Offset of each number written in a calculation of the text ("3 x 4 = 12") that matches the next mark in
+    order (same result; the text's operands the mark's last ones) -> what the mark's number there stands for."""
+    out: dict[int, tuple[str, Fraction] | None] = {}
+    k = 0
+    for m in _EQUALS_RE.finditer(solution):
+        left = _PROSE_LEFT_RE.search(solution[: m.start()])
+        written = [
+            (n.start(), Fraction(n.group().replace(",", "")))
+            for n in _SOLUTION_NUMBER_RE.finditer(solution, left.start(), m.start())
+        ]
+        result = parse_number(m.group(1))
+        for j in range(k, len(reader.mark_leaves)):
+            leaves, mark_result, step = reader.mark_leaves[j]
+            tail = leaves[len(leaves) - len(written) :] if written else []
+            if mark_result != result or not written or [v for v, _ in tail] != [v for _, v in written]:
+                continue
+            for (start, _), (_, meaning) in zip(written, tail, strict=True):
+                out[start] = None if meaning is not None and meaning[0] in frozen else meaning
+            out[m.start(1)] = (step, Fraction(1))
+            k = j + 1
+            break
+    return out
 
 
 def program_from_solution(question: str, solution: str | None, calculations: list[str] | None, gold: str) -> str:
@@ -573,11 +614,20 @@ def _format(value: Fraction, written: str) -> str:
     return answer_string(value)
 
 
-def write_solution(solution: str, shown: dict[Fraction, tuple[str, Fraction] | None], env: dict[str, Number]) -> str:
-    """The reference solution's text with every number it writes replaced by that quantity's value in `env`."""
+def write_solution(
+    solution: str,
+    shown: dict[Fraction, tuple[str, Fraction] | None],
+    env: dict[str, Number],
+    at: dict[int, tuple[str, Fraction] | None] | None = None,
+) -> str:
+    """The reference solution's text with every number it writes replaced by that quantity's value in `env`
+    (`at`: what the number at an offset shows, where its value alone cannot tell)."""
 
     def new(m: re.Match) -> str:
-        meaning = shown.get(Fraction(m.group().replace(",", "")))
+        if at and m.start() in at:
+            meaning = at[m.start()]
+        else:
+            meaning = shown.get(Fraction(m.group().replace(",", "")))
         if meaning is None:
             return m.group()
         name, factor = meaning

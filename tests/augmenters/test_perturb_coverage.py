@@ -7,7 +7,7 @@ gold answer).
 import random
 
 from augmenters.numbers_in_text import find_numbers
-from augmenters.perturb import program_from_marks
+from augmenters.perturb import program_from_marks, solution_for
 from augmenters.perturb_draw import sample_perturbation
 
 
@@ -72,3 +72,33 @@ def test_a_result_equal_to_a_given_number_is_refused_when_two_readings_hold_and_
         "3",
     )
     assert program_from_marks(washer).reason == "ambiguous_number"
+
+
+def test_a_result_equal_to_a_given_number_is_kept_and_its_solution_rewritten_occurrence_by_occurrence():
+    # the $30 of the trip is also the difference 120 - 90 = 30; the last mark "30*2" can only be that difference
+    # (read as the trip's $30, the mark "120-90" would be computed for nothing)
+    boats = _problem(
+        "A trip on a canoe costs $30 per hour and a trip on a motorboat costs $40 per hour. Mia takes the canoe and "
+        "Leo the motorboat, each for 3 hours a day. How much more does Leo pay than Mia over two days?",
+        "Mia pays $30 x 3 = $90 a day.\nLeo pays $40 x 3 = $120 a day.\nLeo pays $120 - $90 = $30 more a day.\n"
+        "Over two days that is $30 x 2 = $60.",
+        ["30*3=90", "40*3=120", "120-90=30", "30*2=60"],
+        "60",
+    )
+    outcome = program_from_marks(boats)
+    assert outcome.checked is not None, outcome.reason
+    kept = 0
+    for seed in range(20):
+        p = sample_perturbation(outcome.checked, boats["question"], random.Random(seed))
+        if p is None:
+            continue
+        kept += 1
+        canoe, motor, hours = (n.value for n in find_numbers(p.question))
+        assert p.answer == (motor - canoe) * hours * 2
+        lines = solution_for(boats, outcome.marks, p).splitlines()
+        assert lines[0] == f"Mia pays ${canoe} x {hours} = ${canoe * hours} a day."
+        difference = (motor - canoe) * hours
+        assert lines[2] == f"Leo pays ${motor * hours} - ${canoe * hours} = ${difference} more a day."
+        assert lines[3] == f"Over two days that is ${difference} x 2 = ${difference * 2}."
+        assert lines[-1] == f"The answer is: {difference * 2}"
+    assert kept >= 10
