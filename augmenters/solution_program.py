@@ -167,6 +167,7 @@ class _Reader:
         # per such use, in order (see `build_from_marks`); a use past the end raises _Undecided
         self.choices: tuple[str, ...] = ()
         self.chosen = 0
+        self.decided: set[Fraction] = set()  # values read one way or the other by `choices`
         # per mark in order: its numbers as written with what each stands for, its result, its step
         self.mark_leaves: list[tuple[list[tuple[Fraction, tuple[str, Fraction] | None]], Fraction, str]] = []
         self.leaves: list[tuple[Fraction, tuple[str, Fraction] | None]] = []
@@ -175,6 +176,7 @@ class _Reader:
         if self.chosen >= len(self.choices):
             raise _Undecided(f"{answer_string(value)} is both a result and a number the question gives")
         self.chosen += 1
+        self.decided.add(value)
         return self.choices[self.chosen - 1]
 
     def kind(self, value: Fraction) -> tuple[str, str | None]:
@@ -445,7 +447,18 @@ def _build(
         raise ProgramError("ambiguous_number", "a reading decided more numbers than the marks use")
     used_steps = {n.id for expr, _ in named for n in ast.walk(expr) if isinstance(n, ast.Name)}
     coherent = all(name in used_steps for name in reader.results.values() if name != f"step{len(named)}")
+    # a solution computes no quantity twice the same way, and no "a / a" or "a - a"
+    texts = [ast.unparse(expr) for expr, _ in named]
+    coherent = coherent and len(set(texts)) == len(texts) and not any(_degenerate(expr) for expr, _ in named)
     return MarkProgram(source, shown, at), coherent
+
+
+def _degenerate(expr: ast.expr) -> bool:
+    """Whether `expr` divides or subtracts a quantity by itself somewhere (a constant however the inputs move)."""
+    return any(
+        isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div | ast.Sub) and ast.dump(n.left) == ast.dump(n.right)
+        for n in ast.walk(expr)
+    )
 
 
 def _prose_checks(
@@ -554,6 +567,8 @@ def _shown(
         if value in reader.percents:
             meanings.add((reader.percents[value], Fraction(1, 100)))
         if value in reader.constants or (value in reader.allowed and not meanings):
+            meanings.add(None)
+        if value in reader.decided:  # a result that a word's value may also be: only its calculations tell
             meanings.add(None)
         if value in reader.repeated:
             raise ProgramError("ambiguous_number", f"{value} is the result of more than one calculation")

@@ -102,3 +102,28 @@ def test_a_result_equal_to_a_given_number_is_kept_and_its_solution_rewritten_occ
         assert lines[3] == f"Over two days that is ${difference} x 2 = ${difference * 2}."
         assert lines[-1] == f"The answer is: {difference * 2}"
     assert kept >= 10
+
+
+def test_readings_that_compute_a_quantity_twice_or_divide_it_by_itself_do_not_hold():
+    # the two "30-12" marks are the girls who leave (30 children leave) and the boys who stay (30 boys): read both
+    # as the result, the solution would compute one quantity twice; the other readings differ, so it is refused
+    fair = _problem(
+        "At a fair there are 40 girls and 30 boys. 3/7 of all the children go home, 12 of them boys. How many more "
+        "girls than boys stay?",
+        "There are 40+30 = 70 children.\n70*3/7 = 30 go home.\n30-12 = 18 of them are girls.\n"
+        "40-18 = 22 girls stay.\n30-12 = 18 boys stay.\n22-18 = 4 more girls stay.",
+        ["40+30=70", "70*3/7=30", "30-12=18", "40-18=22", "30-12=18", "22-18=4"],
+        "4",
+    )
+    assert program_from_marks(fair).reason == "ambiguous_number"
+    # 1000 is the sum and what "milliliters" per liter stands for: "1000/1000" read as the sum over itself is 1
+    # whatever the bottles hold; the other readings differ
+    bottles = _problem(
+        "Ana buys a 3 liter bottle of juice and two small ones of 600 and 400 milliliters. How many liters of juice "
+        "does she buy?",
+        "The small ones hold 600+400 = 1000 milliliters.\n1 liter is 1000 milliliters, so that is 1000/1000 = 1 "
+        "liter.\nShe buys 3+1 = 4 liters.",
+        ["600+400=1000", "1000/1000=1", "3+1=4"],
+        "4",
+    )
+    assert program_from_marks(bottles).reason == "ambiguous_number"
