@@ -5,10 +5,14 @@ gold answer).
 """
 
 import random
+from fractions import Fraction
+
+import pytest
 
 from augmenters.numbers_in_text import find_numbers
 from augmenters.perturb import program_from_marks, solution_for
-from augmenters.perturb_draw import sample_perturbation
+from augmenters.perturb_draw import sample_perturbation, tied_sums
+from augmenters.program_eval import ProgramError
 
 
 def _problem(question: str, solution: str, calculations: list[str], answer: str, pid: str = "own") -> dict:
@@ -127,3 +131,32 @@ def test_readings_that_compute_a_quantity_twice_or_divide_it_by_itself_do_not_ho
         "4",
     )
     assert program_from_marks(bottles).reason == "ambiguous_number"
+
+
+def test_a_total_the_question_writes_is_drawn_as_the_sum_of_its_parts():
+    # "all 15 singers" is 10 + 5 in the question, never computed in a mark: drawn on its own, the new question
+    # would say "12 boys and 6 girls ... all 15 singers"
+    choir = _problem(
+        "A choir has 10 boys who sing 7 songs each and 5 girls who sing 4 songs each. On average, how many songs "
+        "does each of all 15 singers sing?",
+        "The boys sing 10*7 = 70 songs.\nThe girls sing 5*4 = 20 songs.\nThat is 70+20 = 90 songs.\n"
+        "Each singer sings 90/15 = 6 songs on average.",
+        ["10*7=70", "5*4=20", "70+20=90", "90/15=6"],
+        "6",
+    )
+    draws = _draws(choir, 30)
+    assert draws
+    for p in draws:
+        boys, boy_songs, girls, girl_songs, singers = (n.value for n in find_numbers(p.question))
+        assert singers == boys + girls
+        assert p.answer == (boys * boy_songs + girls * girl_songs) / singers
+    assert any(
+        p.question.endswith(f"all {int(p.replacements[10] + p.replacements.get(5, 5))} singers sing?")
+        for p in draws
+        if 10 in p.replacements
+    )
+    # a total that two pairs of the question's numbers make: we cannot tell which it totals
+    written = find_numbers("A shelter has 4 cats and 6 dogs, a shop 3 birds and 7 fish. The shelter's 10 animals...")
+    with pytest.raises(ProgramError) as refused:
+        tied_sums(written, {Fraction(10): ["x5"]})
+    assert refused.value.reason == "ambiguous_number"
