@@ -52,6 +52,7 @@ _ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operato
 # values that may be a count a word implies as well as a written quantity: one written value used twice is frozen
 _COUNTLIKE = frozenset([Fraction(n) for n in range(13)] + [Fraction(n) for n in (16, 24, 30, 36, 52, 60, 100, 365)])
 _HUNDRED = Fraction(100)
+_CENTS_RE = re.compile(r"\s*cents?\b", re.I)
 
 
 def allowed_literals(question: str) -> set[Fraction]:
@@ -145,7 +146,10 @@ class _Reader:
                 self.literals[self.inputs[number.value]] = number.text.replace(",", "")
         # 50% stays fixed (see perturb.perturbable_groups): a solution may use it as "/ 2"
         self.percent_inputs = {self.inputs[n.value] for n in written if n.percent and n.value != 50}
-        self.percents = {n.value / 100: self.inputs[n.value] for n in written if n.percent}
+        # "25%" enters as 0.25, and so does "25 cents" beside dollars
+        self.percents = {
+            n.value / 100: self.inputs[n.value] for n in written if n.percent or _CENTS_RE.match(question, n.end)
+        }
         # values the question writes only as plain counts, while it writes other values as money
         money = {n.value for n in written if n.money}
         self.counts_only = {n.value for n in written if not n.percent} - money if money else set()

@@ -155,3 +155,28 @@ def test_a_total_the_question_writes_is_drawn_as_the_sum_of_its_parts():
     with pytest.raises(ProgramError) as refused:
         tied_sums(written, {Fraction(10): ["x5"]})
     assert refused.value.reason == "ambiguous_number"
+
+
+def test_cents_enter_as_dollars_and_a_walk_there_and_back_doubles():
+    stall = _problem(
+        "A stall sells 6 apples at 40 cents each and a pie for $3. How much does Noor pay for the apples and the pie?",
+        "The apples cost 6*0.40 = $2.40.\nShe pays 2.40+3 = $5.40.",
+        ["6*0.40=2.40", "2.40+3=5.40"],
+        "5.40",
+    )
+    draws = _draws(stall)
+    assert draws
+    for p in draws:
+        apples, cents, pie = (n.value for n in find_numbers(p.question))
+        assert p.answer == apples * cents / 100 + pie
+        assert f"{apples}*{float(cents / 100):.2f}" in solution_for(stall, program_from_marks(stall).marks, p)
+    walk = _problem(
+        "Ivo lives 300 meters from the park. He walks to the park and back 4 times a week. How far does he walk?",
+        "One walk is 300*2 = 600 meters.\nHe walks 600*4 = 2400 meters a week.",
+        ["300*2=600", "600*4=2400"],
+        "2400",
+    )
+    assert _draws(walk)
+    # without the words, the 2 is still a number nothing explains
+    walk["question"] = walk["question"].replace(" and back", "")
+    assert program_from_marks(walk).reason == "unexplained_literal"
