@@ -197,7 +197,8 @@ for _value, _words in _IMPLIED.items():
 # phrases that stand for a count: "drives 5 hours each way" doubles the drive
 _IMPLIED_PHRASES = {
     2: r"each\s+way|both\s+ways|round[\s-]+trips?|return\s+trips?|there\s+and\s+back|back\s+and\s+forth|two[\s-]+way|"
-    r"every\s+other|twins?|bicycles?|bikes?|weekends?|biweekly|bi-weekly|semi-?annual(?:ly)?|each\s+other|a\s+pair",
+    r"every\s+other|twins?|bicycles?|bikes?|weekends?|biweekly|bi-weekly|semi-?annual(?:ly)?|each\s+other|a\s+pair|"
+    r"and\s+back|(?:grand)?parents|and\s+(?:his|her)\s+(?:wife|husband|brother|sister)",
     3: r"triplets?|tricycles?|trios?|tripods?",
     4: r"quadruplets?|quarterly",
     6: r"half\s+(?:a\s+)?dozen|six-?pack",

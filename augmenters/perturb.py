@@ -38,6 +38,7 @@ from augmenters.perturb_draw import (
     Perturbation,
     number_orders,
     sample_perturbation,
+    tied_sums,
 )
 from augmenters.plausibility import number_rule, question_caps
 from augmenters.program_eval import (
@@ -250,7 +251,8 @@ def check_program(
     groups, styles = perturbable_groups(program, question)
     if not groups:
         raise ProgramError("no_perturbable_inputs", "no input of the program is a number written in the question")
-    return CheckedProgram(program, original, groups, styles, number_orders(written), question_caps(question))
+    sums = tied_sums(written, groups)
+    return CheckedProgram(program, original, groups, styles, number_orders(written), question_caps(question), sums)
 
 
 # --- the augmenter ----------------------------------------------------------------------------------------------
@@ -404,7 +406,7 @@ def draw_perturbations(problem: dict, checked: CheckedProgram, cfg: AugmentConfi
 
 def solution_for(problem: dict, marks: MarkProgram, perturbation: Perturbation) -> str:
     """The reference solution with every number replaced by its new value, ending `The answer is: X`."""
-    text = write_solution(problem.get("solution") or "", marks.shown, perturbation.env)
+    text = write_solution(problem.get("solution") or "", marks.shown, perturbation.env, marks.at)
     return reference_solution(text, answer_string(perturbation.answer))
 
 

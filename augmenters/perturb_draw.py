@@ -43,6 +43,29 @@ class CheckedProgram:
     # the question's distinct values per kind (plain, money, percentage), ascending: their order is kept
     orders: tuple[tuple[Fraction, ...], ...] = ()
     caps: tuple[int, ...] = ()  # every quantity at most a cap in the original stays so (augmenters.plausibility)
+    # (total, a, b): a value of the question that is the sum of two others ("8 men and 6 women, all 14") is drawn
+    # as their sum, so the new question stays consistent however the program uses it
+    sums: tuple[tuple[Fraction, Fraction, Fraction], ...] = ()
+
+
+def tied_sums(written: list[TextNumber], groups: dict[Fraction, list[str]]) -> tuple[tuple[Fraction, ...], ...]:
+    """(total, a, b) for each perturbable value of the question that is the sum of two other values of the same
+    kind it writes, ascending; a ProgramError if one is the sum of two pairs (we could not tell which it totals)."""
+    kinds = {n.value: (n.percent, n.money) for n in written}
+    out = []
+    for total in sorted(groups):
+        pairs = [
+            (a, b)
+            for a in sorted(kinds)
+            for b in sorted(kinds)
+            if a < b < total and a + b == total and kinds[a] == kinds[b] == kinds.get(total)
+        ]
+        if len(pairs) > 1:
+            raise ProgramError(
+                "ambiguous_number", f"{total} is the sum of more than one pair of the question's numbers"
+            )
+        out += [(total, *pairs[0])] if pairs else []
+    return tuple(out)
 
 
 def number_orders(written: list[TextNumber]) -> tuple[tuple[Fraction, ...], ...]:
@@ -96,6 +119,13 @@ def sample_value(
         if new != current and (trailing_zero_ok or new % 10 != 0) and (not fives or new % 5 == 0):
             return Fraction(new, scale)
     return value
+
+
+def _within_choices(value: Fraction, new: Fraction, style: TextNumber, band: tuple[float, float]) -> bool:
+    """Whether `new` lies where `sample_value` could have drawn it (band, caps of the words), as a value written
+    with the same decimals."""
+    low, high, _, scale = value_choices(value, style, band)
+    return (new * scale).denominator == 1 and low <= new * scale <= high
 
 
 def _decimals(x: Fraction) -> int | None:
@@ -182,7 +212,12 @@ def sample_perturbation(
 ) -> Perturbation | None:
     """New values that keep the constraints, the re-rendered question and its exact answer (None: no draw held)."""
     for _ in range(tries):
-        replacements = {v: sample_value(v, checked.styles[v], rng, band) for v in checked.groups}
+        tied = {total for total, _, _ in checked.sums}
+        replacements = {v: sample_value(v, checked.styles[v], rng, band) for v in checked.groups if v not in tied}
+        for total, a, b in checked.sums:  # ascending: a tied part is drawn before its total
+            replacements[total] = replacements.get(a, a) + replacements.get(b, b)
+        if not all(_within_choices(total, replacements[total], checked.styles[total], band) for total in tied):
+            continue
         replacements = {v: new for v, new in replacements.items() if new != v}
         if not replacements or not keeps_order(checked.orders, replacements):
             continue

@@ -36,7 +36,7 @@ import ast
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from augmenters.numbers_in_text import find_numbers, implied_values, word_numbers, word_values
@@ -52,6 +52,7 @@ _ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operato
 # values that may be a count a word implies as well as a written quantity: one written value used twice is frozen
 _COUNTLIKE = frozenset([Fraction(n) for n in range(13)] + [Fraction(n) for n in (16, 24, 30, 36, 52, 60, 100, 365)])
 _HUNDRED = Fraction(100)
+_CENTS_RE = re.compile(r"\s*cents?\b", re.I)
 
 
 def allowed_literals(question: str) -> set[Fraction]:
@@ -114,11 +115,21 @@ def _computed_twice(
     return {v for v, ways in seen.items() if len(ways) > 1}
 
 
+class _Undecided(ProgramError):
+    """A number of a mark that may be an earlier result or a number the question gives: both readings are tried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ambiguous_number", message)
+
+
 @dataclass(frozen=True)
 class MarkProgram:
     source: str
     # value written in the solution's text -> (name, factor): it shows factor * name; None: it stays as written
     shown: dict[Fraction, tuple[str, Fraction] | None]
+    # offset in the solution's text -> what the number written there shows, where its value alone cannot tell
+    # (a result equal to a given number): read off the calculation the text writes there, matched to its mark
+    at: dict[int, tuple[str, Fraction] | None] = field(default_factory=dict)
 
 
 class _Reader:
@@ -135,7 +146,10 @@ class _Reader:
                 self.literals[self.inputs[number.value]] = number.text.replace(",", "")
         # 50% stays fixed (see perturb.perturbable_groups): a solution may use it as "/ 2"
         self.percent_inputs = {self.inputs[n.value] for n in written if n.percent and n.value != 50}
-        self.percents = {n.value / 100: self.inputs[n.value] for n in written if n.percent}
+        # "25%" enters as 0.25, and so does "25 cents" beside dollars
+        self.percents = {
+            n.value / 100: self.inputs[n.value] for n in written if n.percent or _CENTS_RE.match(question, n.end)
+        }
         # values the question writes only as plain counts, while it writes other values as money
         money = {n.value for n in written if n.money}
         self.counts_only = {n.value for n in written if not n.percent} - money if money else set()
@@ -153,6 +167,21 @@ class _Reader:
         self.named: list[tuple[ast.expr, Fraction]] = []  # each step's named expression and its result
         self.uses: Counter[str] = Counter()  # input name -> operands it stands for, over all marks
         self.constants: set[Fraction] = set()  # literals the marks use
+        # one reading of the numbers that are both a result and a number the question gives: "result" or "given"
+        # per such use, in order (see `build_from_marks`); a use past the end raises _Undecided
+        self.choices: tuple[str, ...] = ()
+        self.chosen = 0
+        self.decided: set[Fraction] = set()  # values read one way or the other by `choices`
+        # per mark in order: its numbers as written with what each stands for, its result, its step
+        self.mark_leaves: list[tuple[list[tuple[Fraction, tuple[str, Fraction] | None]], Fraction, str]] = []
+        self.leaves: list[tuple[Fraction, tuple[str, Fraction] | None]] = []
+
+    def choose(self, value: Fraction) -> str:
+        if self.chosen >= len(self.choices):
+            raise _Undecided(f"{answer_string(value)} is both a result and a number the question gives")
+        self.chosen += 1
+        self.decided.add(value)
+        return self.choices[self.chosen - 1]
 
     def kind(self, value: Fraction) -> tuple[str, str | None]:
         """("result" | "input" | "percent" | "literal", name) for one number of a mark, or a ProgramError."""
@@ -162,9 +191,9 @@ class _Reader:
             self.add_step(self.equations.pop(value), value)  # a calculation written in prose: a step of its own
         if value in self.prose and value not in self.results:
             raise ProgramError("unexplained_number", f"{value} is computed in the solution's prose, without a mark")
-        if value in self.results:
-            if value in self.inputs or value in self.implied:
-                raise ProgramError("ambiguous_number", f"{value} is both a result and a number the question gives")
+        if value in self.results and not (
+            (value in self.inputs or value in self.implied) and self.choose(value) == "given"
+        ):
             return "result", self.results[value]
         if value in self.inputs:
             return "input", self.inputs[value]
@@ -178,7 +207,9 @@ class _Reader:
 
     def add_step(self, mark: str, result: Fraction) -> None:
         """One calculation as the next step: its numbers named, its percentages checked, its result recorded."""
+        self.leaves = []
         expr = self.name_leaves(mark, self.parse(mark))
+        self.mark_leaves.append((self.leaves, result, f"step{len(self.named) + 1}"))
         if misused := percent_misused(ast.Expression(expr), self.percent_inputs | self.percent_steps):
             raise ProgramError("percent_as_number", f"a number written as a percentage ({misused}) is used otherwise")
         text = ast.unparse(expr)
@@ -213,6 +244,9 @@ class _Reader:
             except ValueError:  # a number past the digit bound (NumberTooLarge) or no plain decimal
                 raise ProgramError("unreadable_mark", f"a mark has an unusable number: {mark[:60]!r}") from None
             kind, name = self.kind(value)
+            self.leaves.append(
+                (value, None if kind == "literal" else (name, Fraction(1, 100 if kind == "percent" else 1)))
+            )
             if kind == "literal":
                 self.constants.add(value)
                 return node
@@ -255,11 +289,15 @@ def percent_misused(tree: ast.AST, percent_names: set[str]) -> str | None:
 def _used_as_percent(node: ast.AST, parents: dict[int, ast.AST], percent_names: set[str]) -> bool:
     parent = parents.get(id(node))
     # 100 - p, p + q: still a percentage; follow it up
+    combined = False
     while isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add | ast.Sub):
         other = parent.right if parent.left is node else parent.left
         if not (_is_hundred(other) or _percent_leaf(other, percent_names)):
             break
-        node, parent = parent, parents.get(id(parent))
+        node, parent, combined = parent, parents.get(id(parent)), True
+    if combined and isinstance(parent, ast.Expression):
+        # a whole mark "100 - 20 = 80": its result is a percentage step, checked where a later mark uses it
+        return True
     while isinstance(parent, ast.BinOp):
         other = parent.right if parent.left is node else parent.left
         if isinstance(parent.op, ast.Div) and parent.left is node and _is_hundred(parent.right):
@@ -295,10 +333,75 @@ def _is_percent_form(node: ast.BinOp) -> bool:
     return isinstance(node.op, ast.Div) and isinstance(node.left, ast.Name) and _is_hundred(node.right)
 
 
+MAX_READINGS = 32  # readings of the numbers that are both a result and a given number tried per problem
+
+
 def build_from_marks(question: str, solution: str | None, calculations: list[str] | None, gold: str) -> MarkProgram:
     """The program for `question` built from its solution's calculator marks (`PROBLEM_SCHEMA.calculations`,
     "48/2=24" each), and what each number of the solution's text shows; a ProgramError(reason) when it cannot be
-    built. `solution` is the solution's text without the marks."""
+    built. `solution` is the solution's text without the marks.
+
+    A number of a mark equal both to an earlier mark's result and to a number the question gives (or a word's
+    value) is read both ways. A reading holds when the program builds and is coherent: every number of the question
+    is used and every mark's result is used by a later mark (a solution computes a value to use it). The problem
+    is kept when the readings that hold all compute the same answer for new values, else refused."""
+    pending: list[tuple[str, ...]] = [()]
+    held: list[MarkProgram] = []
+    first_error: ProgramError | None = None
+    errors: list[ProgramError] = []
+    tried = 0
+    while pending and tried < MAX_READINGS:
+        choices = pending.pop(0)
+        tried += 1
+        try:
+            program, coherent = _build(question, solution, calculations, gold, choices)
+        except _Undecided:
+            pending += [(*choices, "result"), (*choices, "given")]
+            continue
+        except ProgramError as e:
+            first_error = first_error or e
+            errors.append(e)
+            continue
+        if not choices:
+            return program  # nothing to decide: the one reading
+        if coherent:
+            held.append(program)
+    if pending:
+        raise ProgramError("ambiguous_number", "too many numbers are both a result and a number the question gives")
+    if not held:  # every reading failed: for one reason, that reason; else the ambiguity
+        if first_error is not None and all(e.reason == first_error.reason for e in errors):
+            raise first_error
+        raise ProgramError("ambiguous_number", "a number is both a result and a number the question gives")
+    if len({p.source for p in held}) > 1 and not _same_answers([p.source for p in held]):
+        raise ProgramError("ambiguous_number", "a number may be a result or a given number, and the readings differ")
+    return held[0]
+
+
+def _same_answers(sources: list[str], draws: int = 4) -> bool:
+    """Whether the programs compute the same answer for several random inputs (names shared)."""
+    programs = [parse_program(source) for source in sources]
+    names = {name: value for program in programs for name, value in program.inputs.items()}
+    rng = random.Random(sources[0])
+    runs = 0
+    for _ in range(draws * 3):
+        drawn = {name: Fraction(value) * rng.randint(51, 199) / 100 for name, value in names.items()}
+        try:
+            answers = {run_program(p, {n: drawn[n] for n in p.inputs}).answer for p in programs}
+        except ProgramError:
+            continue
+        if len(answers) > 1:
+            return False
+        runs += 1
+        if runs == draws:
+            return True
+    return False
+
+
+def _build(
+    question: str, solution: str | None, calculations: list[str] | None, gold: str, choices: tuple[str, ...]
+) -> tuple[MarkProgram, bool]:
+    """`build_from_marks` for one reading of the numbers both a result and given (`_Reader.choices`), and whether
+    every mark's result but the last is used by a later mark."""
     marks = read_marks(calculations)
     if not marks:
         raise ProgramError("no_marks", "the reference solution has no calculator marks")
@@ -307,6 +410,7 @@ def build_from_marks(question: str, solution: str | None, calculations: list[str
     twice = _computed_twice(marks, prose, {n.value for n in find_numbers(question)})
     equations = {v: left for v, left in prose if v not in marked and v not in twice}
     reader = _Reader(question, prose_results(solution) - marked, equations)
+    reader.choices = choices
     for i, (left, result) in enumerate(marks, start=1):
         if result is None:
             raise ProgramError("unreadable_mark", f"calculator mark {i} has no number after '='")
@@ -327,10 +431,10 @@ def build_from_marks(question: str, solution: str | None, calculations: list[str
         for v, name in reader.inputs.items()
         if reader.uses[name] > reader.written[v] and (v in _COUNTLIKE or v in reader.implied)
     }
-    shown, more = _shown(solution, reader, frozen)
+    shown, more, at = _shown(solution, reader, frozen)
     if more:  # an input the solution's text also writes as a constant: it stays fixed
         frozen |= more
-        shown, _ = _shown(solution, reader, frozen)
+        shown, _, at = _shown(solution, reader, frozen)
     header = [f"{name} = {reader.literals[name]}" for name in reader.inputs.values() if name not in frozen]
     steps: list[str] = []
     for i, (expr, _) in enumerate(named, start=1):
@@ -343,7 +447,22 @@ def build_from_marks(question: str, solution: str | None, calculations: list[str
     groups += [[reader.results[v], f"check{k}"] for k, (_, v) in enumerate(checks, start=1)]
     if groups and not _always_equal(source, groups):
         raise ProgramError("ambiguous_number", "one value is the result of two calculations that differ")
-    return MarkProgram(source, shown)
+    if reader.chosen < len(choices):
+        raise ProgramError("ambiguous_number", "a reading decided more numbers than the marks use")
+    used_steps = {n.id for expr, _ in named for n in ast.walk(expr) if isinstance(n, ast.Name)}
+    coherent = all(name in used_steps for name in reader.results.values() if name != f"step{len(named)}")
+    # a solution computes no quantity twice the same way, and no "a / a" or "a - a"
+    texts = [ast.unparse(expr) for expr, _ in named]
+    coherent = coherent and len(set(texts)) == len(texts) and not any(_degenerate(expr) for expr, _ in named)
+    return MarkProgram(source, shown, at), coherent
+
+
+def _degenerate(expr: ast.expr) -> bool:
+    """Whether `expr` divides or subtracts a quantity by itself somewhere (a constant however the inputs move)."""
+    return any(
+        isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div | ast.Sub) and ast.dump(n.left) == ast.dump(n.right)
+        for n in ast.walk(expr)
+    )
 
 
 def _prose_checks(
@@ -414,11 +533,13 @@ _FACTOR_WORDS = {"twice": Fraction(2), "double": Fraction(2), "doubled": Fractio
 
 def _shown(
     solution: str | None, reader: _Reader, frozen: set[str]
-) -> tuple[dict[Fraction, tuple[str, Fraction] | None], set[str]]:
+) -> tuple[dict[Fraction, tuple[str, Fraction] | None], set[str], dict[int, tuple[str, Fraction] | None]]:
     """What each number written in the solution's text shows, so it can be rewritten for new values; and the
     inputs whose value the text also writes as a constant (they must stay fixed)."""
     shown: dict[Fraction, tuple[str, Fraction] | None] = {}
     to_freeze: set[str] = set()
+    at: dict[int, tuple[str, Fraction] | None] = {}
+    aligned = _aligned(solution or "", reader, frozen)
     if any(c.isdigit() for c in _SOLUTION_NUMBER_RE.sub(" ", solution or "")):
         raise ProgramError("unexplained_number", "the solution writes a number in a form we cannot rewrite")
     changing = set(reader.results) | {v for v, name in reader.inputs.items() if name not in frozen}
@@ -451,6 +572,8 @@ def _shown(
             meanings.add((reader.percents[value], Fraction(1, 100)))
         if value in reader.constants or (value in reader.allowed and not meanings):
             meanings.add(None)
+        if value in reader.decided:  # a result that a word's value may also be: only its calculations tell
+            meanings.add(None)
         if value in reader.repeated:
             raise ProgramError("ambiguous_number", f"{value} is the result of more than one calculation")
         if not meanings:
@@ -460,9 +583,37 @@ def _shown(
             to_freeze.add(reader.inputs[value])
             meanings = {None}
         if len(meanings) > 1:
+            if m.start() in aligned and aligned[m.start()] in meanings:
+                at[m.start()] = aligned[m.start()]  # this one occurrence is read off its calculation
+                continue
             raise ProgramError("ambiguous_number", f"the solution's {m.group()} may show more than one quantity")
         shown[value] = meanings.pop()
-    return shown, to_freeze
+    return shown, to_freeze, at
+
+
+def _aligned(solution: str, reader: _Reader, frozen: set[str]) -> dict[int, tuple[str, Fraction] | None]:
+    """Offset of each number written in a calculation of the text ("3 x 4 = 12") that matches the next mark in
+    order (same result; the text's operands the mark's last ones) -> what the mark's number there stands for."""
+    out: dict[int, tuple[str, Fraction] | None] = {}
+    k = 0
+    for m in _EQUALS_RE.finditer(solution):
+        left = _PROSE_LEFT_RE.search(solution[: m.start()])
+        written = [
+            (n.start(), Fraction(n.group().replace(",", "")))
+            for n in _SOLUTION_NUMBER_RE.finditer(solution, left.start(), m.start())
+        ]
+        result = parse_number(m.group(1))
+        for j in range(k, len(reader.mark_leaves)):
+            leaves, mark_result, step = reader.mark_leaves[j]
+            tail = leaves[len(leaves) - len(written) :] if written else []
+            if mark_result != result or not written or [v for v, _ in tail] != [v for _, v in written]:
+                continue
+            for (start, _), (_, meaning) in zip(written, tail, strict=True):
+                out[start] = None if meaning is not None and meaning[0] in frozen else meaning
+            out[m.start(1)] = (step, Fraction(1))
+            k = j + 1
+            break
+    return out
 
 
 def program_from_solution(question: str, solution: str | None, calculations: list[str] | None, gold: str) -> str:
@@ -482,11 +633,20 @@ def _format(value: Fraction, written: str) -> str:
     return answer_string(value)
 
 
-def write_solution(solution: str, shown: dict[Fraction, tuple[str, Fraction] | None], env: dict[str, Number]) -> str:
-    """The reference solution's text with every number it writes replaced by that quantity's value in `env`."""
+def write_solution(
+    solution: str,
+    shown: dict[Fraction, tuple[str, Fraction] | None],
+    env: dict[str, Number],
+    at: dict[int, tuple[str, Fraction] | None] | None = None,
+) -> str:
+    """The reference solution's text with every number it writes replaced by that quantity's value in `env`
+    (`at`: what the number at an offset shows, where its value alone cannot tell)."""
 
     def new(m: re.Match) -> str:
-        meaning = shown.get(Fraction(m.group().replace(",", "")))
+        if at and m.start() in at:
+            meaning = at[m.start()]
+        else:
+            meaning = shown.get(Fraction(m.group().replace(",", "")))
         if meaning is None:
             return m.group()
         name, factor = meaning

@@ -61,10 +61,10 @@ def test_a_percentage_written_as_a_fraction_follows_the_question():
             "All but 40% passed, which makes = 60% passed.\n60 x 60/100 = 36",
             "unexplained_number",
         ),
-        # 16 is both a number of the question and the result of the second mark
+        # 16 is both a number of the question and the result of the second mark, and two readings both hold
         (
-            "He buys 2 big and 2 small pies. A big one has 16 slices, a small one 8.",
-            ["2*16=32", "2*8=16", "32+16=48"],
+            "He buys 2 big and 2 small pies. A big one has 16 slices, a small one 8. How many plates of 16 slices?",
+            ["2*16=32", "2*8=16", "32+16=48", "48/16=3"],
             None,
             "ambiguous_number",
         ),
