@@ -276,6 +276,7 @@ _REASON_RANK = [
     "ambiguous_number",
     "stale_solution_text",
     "unused_number",
+    "unused_result",
     "no_program",
     "program_refused",
     "program_error",

@@ -6,8 +6,8 @@ the reason beside it:
 
 - `FIXED_CUES`: the number is part of a name or a fixed fact ("4-wheel drive", "$20 bills", "a marathon is 26
   miles"): it stays as written.
-- `NARROW_CUES`: a rate per unit ("lays 3 eggs a day", "50 miles per hour", "8% sales tax") moves only a little
-  (its own band) and, for some, under a cap.
+- `NARROW_CUES` and `SENTENCE_CUES`: a rate per unit ("lays 3 eggs a day", "50 miles per hour", "8% sales tax") or
+  a height moves only a little (its own band); some are capped ("5 days a week" at most 7, school days at most 5).
 - `QUESTION_CAPS`: a cue anywhere in the question caps every quantity of the program (inputs, steps, answer) that
   was under the cap in the original: ages stay at most 100, test scores at most 100, a bus carries at most 60.
 
@@ -44,10 +44,19 @@ FIXED_CUES: list[tuple[str, re.Pattern[str], str]] = [
      "a calendar fact"),
     # "a marathon is 26 miles": a race has its fixed length
     ("sentence", re.compile(r"\bmarathon\b|\bhalf[- ]marathon\b", _I), "a race's fixed length"),
+    # "28 dominoes in the set", "a standard box holds 12": a set's standard size
+    ("after", re.compile(r"(?:\s+[a-z]+){0,2}\s+in\s+(?:a|the|each|every)\s+(?:full\s+)?(?:set|deck)\b", _I),
+     "a set's size"),
+    ("before", re.compile(r"\bstandard\s+(?:[a-z]+\s+){0,2}$", _I), "a standard size"),
+    # "the density of gold is 19 grams per cubic centimeter": a property of a material, not of the story
+    ("before", re.compile(r"\b(?:density|specific\s+gravity|(?:boiling|freezing|melting)\s+point|speed\s+of\s+"
+                          r"(?:light|sound))\b[^.?!]{0,40}$", _I), "a physical constant"),
 ]  # fmt: skip
 
 # (cue after the number, cue before it, band, cap): a rate moves little; cap None keeps only the band
-NARROW_CUES: list[tuple[re.Pattern[str] | None, re.Pattern[str] | None, tuple[float, float], int | None, str]] = [
+NARROW_CUES: list[
+    tuple[re.Pattern[str] | None, re.Pattern[str] | None, tuple[float, float] | None, int | None, str]
+] = [
     # speeds: "50 miles per hour", "60 mph", "8 km/h"; a car trip does not need 100 mph
     (re.compile(r"\s*(?:mph|km/h|kph|(?:miles|kilometers|km)\s+(?:per|an|a)\s+hour)\b", _I), None, RATE_BAND, None,
      "a speed"),
@@ -61,6 +70,19 @@ NARROW_CUES: list[tuple[re.Pattern[str] | None, re.Pattern[str] | None, tuple[fl
      RATE_BAND, 30, "a tip"),
     (re.compile(r"\s*%?\s*(?:percent\s+)?(?:\w+\s+)?(?:interest|commission)\b", _I),
      re.compile(r"\b(?:interest|commission)(?:\s+rate)?\s+(?:of|is)\s*$", _I), RATE_BAND, 30, "an interest rate"),
+    # "5 days a week": a week has 7
+    (re.compile(r"\s+days?\s+(?:a|per|each|every|in\s+a)\s+week\b", _I), None, None, 7, "days in a week"),
+]  # fmt: skip
+
+# (cue after the number, cue anywhere in its sentence, band, cap): as NARROW_CUES, where the words that tell what the
+# number measures may stand anywhere in the sentence ("his uncle, who is 72 inches tall")
+SENTENCE_CUES: list[tuple[re.Pattern[str], re.Pattern[str], tuple[float, float] | None, int | None, str]] = [
+    # a height: people and most things have a believable one, close to what the story says
+    (re.compile(r"\s*(?:inch(?:es)?|in\.|feet|foot|ft|cm|centimeters?|centimetres?|meters?|metres?)\b", _I),
+     re.compile(r"\btall(?:er)?\b|\bheight\b|\bshort(?:er)?\b", _I), (0.9, 1.1), None, "a height"),
+    # school runs at most 5 days a week
+    (re.compile(r"\s+days?\s+(?:a|per|each|every|in\s+a)\s+week\b", _I),
+     re.compile(r"\bschool\b|\bclass(?:es)?\b|\bweekdays?\b", _I), None, 5, "school days in a week"),
 ]  # fmt: skip
 
 # (cue anywhere in the question, cap): every quantity that was at most the cap stays at most the cap
@@ -102,6 +124,10 @@ def number_rule(text: str, number: TextNumber) -> NumberRule:
         if where == "sentence" and cue.search(_sentence(text, number.start, number.end)):
             if re.match(r"\s*(?:miles?|kilometers?|km)\b", text[number.end :], _I):
                 return NumberRule(fixed=why)
+    sentence = _sentence(text, number.start, number.end)
+    for after, sentence_cue, band, cap, _why in SENTENCE_CUES:
+        if after.match(text, number.end) and sentence_cue.search(sentence):
+            return NumberRule(band=band, most=cap)
     for after, before_cue, band, cap, _why in NARROW_CUES:
         if (after is not None and after.match(text, number.end)) or (before_cue and before_cue.search(before)):
             return NumberRule(band=band, most=cap)

@@ -451,6 +451,10 @@ def _build(
         raise ProgramError("ambiguous_number", "a reading decided more numbers than the marks use")
     used_steps = {n.id for expr, _ in named for n in ast.walk(expr) if isinstance(n, ast.Name)}
     coherent = all(name in used_steps for name in reader.results.values() if name != f"step{len(named)}")
+    if not choices and not coherent:
+        # a result no later mark uses: the solution went on from it in prose or with a rounded copy of it
+        # ("$24.25 left ... $24 is 24 x 4 = 96 quarters"), which new values would not follow
+        raise ProgramError("unused_result", "a calculator mark's result is never used by a later mark")
     # a solution computes no quantity twice the same way, and no "a / a" or "a - a"
     texts = [ast.unparse(expr) for expr, _ in named]
     coherent = coherent and len(set(texts)) == len(texts) and not any(_degenerate(expr) for expr, _ in named)

@@ -120,6 +120,20 @@ def test_class3_a_percentage_enters_only_as_a_percentage():
 # --- class 4: a wrong reference answer ----------------------------------------------------------------------------
 
 
+def test_a_result_no_later_mark_uses_refuses_the_problem():
+    # the reference goes on from a rounded copy of its result ($12 of $12.25), which new prices would not follow;
+    # the 12 passes for a constant because "month" may stand for 12
+    coins = _problem(
+        "Ben had $30 for the month and spent $17.75 on a kite. He has only quarters left. "
+        "How many quarters does he have?",
+        "He has $30 - $17.75 = $12.25 left.\nThere are 4 quarters in $1.00 so $12 is 12 x 4 = 48 quarters.\n"
+        "25 cents is 1 quarter.\nSo he has 48 quarters + 1 quarter = 49 quarters.",
+        ["30-17.75=12.25", "12*4=48", "48+1=49"],
+        "49",
+    )
+    assert program_from_marks(coins).reason == "unused_result"
+
+
 def test_class4_a_count_the_marks_never_use_refuses_the_problem():
     # the reference forgot the 2 later packs (gold 18, not 30): its marks never use the 2
     stickers = _problem(
@@ -286,9 +300,20 @@ def test_an_answer_line_is_never_duplicated_and_never_guessed():
     assert explicit_answer("84 - 50 = 34") is None and explicit_answer("so \\boxed{34}.") == "34"
     rows = [
         {
-            "id": str(i), "parent_id": "p", "type": "GSM_AnsAug", "variant": "s", "query": "q", "response": response,
-            "answer": "34", "target": "34", "original_question": "q", "model": "m", "verified_by": None,
-            "score": None, "keep": True, "reason": None,
+            "id": str(i),
+            "parent_id": "p",
+            "type": "GSM_AnsAug",
+            "variant": "s",
+            "query": "q",
+            "response": response,
+            "answer": "34",
+            "target": "34",
+            "original_question": "q",
+            "model": "m",
+            "verified_by": None,
+            "score": None,
+            "keep": True,
+            "reason": None,
         }  # fmt: skip
         for i, response in enumerate(["84 - 50 = 34", "84 - 50 = 34\nThe answer is: 34"])
     ]

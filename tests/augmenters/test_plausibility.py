@@ -32,10 +32,33 @@ def _rule(text: str, value: int):
         ("She paid with five 10 dollar bills.", 10),
         ("A marathon is 26 miles long and Tom has run 9 miles.", 26),
         ("They shuffled a deck of 52 cards.", 52),
+        ("The 6 friends share the 28 tiles in the set equally.", 28),
+        ("A standard crate holds 24 bottles and the shop has 90 bottles.", 24),
+        ("The density of silver is 10 grams per cubic centimeter; her bar is 5 cubic centimeters.", 10),
+        ("Sound travels fast: the speed of sound is 343 meters per second.", 343),
     ],
 )
 def test_names_and_fixed_facts_stay(text, value):
     assert _rule(text, value).fixed
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("A standard crate holds 24 bottles and the shop has 90 bottles.", 90),
+        ("Her bar is 5 cubic centimeters and the density of silver is 10 grams per cubic centimeter.", 5),
+    ],
+)
+def test_story_quantities_beside_a_fixed_fact_still_move(text, value):
+    assert _rule(text, value) == number_rule(text, next(n for n in find_numbers(text) if n.value == value))
+    assert not _rule(text, value).fixed
+
+
+def test_heights_move_little_and_weekly_days_stay_within_the_week():
+    assert _rule("Mia is half as tall as her father, who is 70 inches.", 70).band == (0.9, 1.1)
+    assert _rule("The tree is 40 feet tall and grows 2 feet a year.", 40).band == (0.9, 1.1)
+    assert _rule("He trains 6 days a week for 2 hours.", 6).most == 7
+    assert _rule("After school, she tutors 4 days a week for $15 an hour.", 4).most == 5
 
 
 def test_a_plain_count_beside_a_name_still_moves():
