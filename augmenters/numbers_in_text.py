@@ -132,12 +132,31 @@ def format_like(value: Fraction | int, like: TextNumber) -> str:
     return ("-" if value < 0 else "") + out
 
 
+_ARTICLE_RE = re.compile(r"\b([Aa])n?(\s+)$")
+
+
+def article_for(written: str) -> str:
+    """"an" before a number said with a vowel first ("an 8-hour day", "an 11 year old", "an 80"), else "a".
+
+    >>> [article_for(n) for n in ("8", "80", "11", "18,000", "12", "1,800", "108")]
+    ['an', 'an', 'an', 'an', 'a', 'a', 'a']
+    """
+    digits = re.match(r"[\d,]*", written).group().replace(",", "")
+    lead = digits[: len(digits) % 3 or 3]
+    return "an" if lead.startswith("8") or lead in ("11", "18") else "a"
+
+
 def replace_numbers(text: str, new_values: dict[Fraction, Fraction | int]) -> str:
-    """`text` with every standalone number whose value is a key of `new_values` rewritten to the mapped value."""
+    """`text` with every standalone number whose value is a key of `new_values` rewritten to the mapped value, and
+    the article "a" / "an" right before it fitted to the new number."""
     pieces, last = [], 0
     for number in find_numbers(text):
         if number.value in new_values:
-            pieces += [text[last : number.start], format_like(new_values[number.value], number)]
+            before, new = text[last : number.start], format_like(new_values[number.value], number)
+            if new[:1].isdigit() and (m := _ARTICLE_RE.search(before)):
+                article = article_for(new)
+                before = before[: m.start()] + m.group(1) + article[1:] + m.group(2)
+            pieces += [before, new]
             last = number.end
     return "".join(pieces) + text[last:]
 

@@ -224,3 +224,14 @@ def test_augment_with_the_bundled_model():
     assert (written.checked is None) == (written.reason in {"no_program", "program_refused", "program_error",
                                                             "program_mismatch", "program_hardcodes_result",
                                                             "no_perturbable_inputs"})  # fmt: skip
+
+
+def test_the_article_before_a_rewritten_number_fits_it():
+    text = "She bought a 12 piece pizza and an 8-hour pass. A 18 dollar tip? It costs a $50 bill."
+    new = replace_numbers(text, {Fraction(12): 80, Fraction(8): 10, Fraction(18): 11, Fraction(50): 80})
+    assert new == "She bought an 80 piece pizza and a 10-hour pass. An 11 dollar tip? It costs a $80 bill."
+    import doctest
+
+    from augmenters import numbers_in_text
+
+    assert doctest.testmod(numbers_in_text).failed == 0
