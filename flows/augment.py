@@ -31,7 +31,6 @@ from core.schemas import samples_frame
 from core.text_files import read_json
 from filters.answer_check import check_answers
 from filters.best_of_n import select_best_of_n
-from filters.embeddings import Embedder
 from filters.exact_dedup import drop_equation_duplicates, drop_exact_duplicates
 from filters.stages import (
     check_options,
@@ -50,7 +49,6 @@ from flows.augment_shards import (
     make_task_runner,
     run_shards_on,
 )
-from flows.diversity_report import diversity_report
 from flows.outcome import fails_cleanly
 from flows.progress import Progress
 
@@ -140,6 +138,8 @@ async def filter_samples(
     if opts.dedup_equations:
         samples = drop_equation_duplicates(samples)
     if opts.dedup_threshold is not None or opts.decontaminate:
+        from filters.embeddings import Embedder  # numpy and, once it embeds, the sentence model: only when needed
+
         embedder = Embedder()
         samples = near_dedup_stage(samples, dedup_threshold=opts.dedup_threshold, problems=problems, embedder=embedder)
         samples = decontaminate_stage(samples, decontaminate=opts.decontaminate, embedder=embedder)
@@ -278,6 +278,8 @@ async def augment_gsm8k(
     await create_table_artifact.aio(table=table, key="augment-funnel", description=f"Funnel of {out_dir}")
     logger.info("funnel:\n%s", format_funnel(stats["funnel"]))
     if report:
+        from flows.diversity_report import diversity_report  # its embeddings stack: only for a run with a report
+
         diversity_report(run=str(out_dir), select_budget=select_budget)
     if failures:
         logger.warning("%d problem/augmenter pairs failed; run the same command again to retry them", len(failures))
