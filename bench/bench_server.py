@@ -159,8 +159,7 @@ def run_once(problems: int, slots: int, latency: float, concurrency: int, extra:
             cmd = [
                 sys.executable, "-m", "flows.cli", "run", "augment-gsm8k", "--backend", "openai", "--model", "stand-in",
                 "--base-url", url, "--dataset", str(GSM8K_TRAIN), "--limit", str(problems), "--augmenters", "ansaug",
-                "--ansaug-n", "4", "--concurrency", str(concurrency), "--no-report", "--no-near-dedup",
-                "--no-decontaminate", "--out", str(out), *extra,
+                "--ansaug-n", "4", "--concurrency", str(concurrency), "--no-report", "--out", str(out), *extra,
             ]  # fmt: skip
             started, cpu_before = time.monotonic(), _children_cpu()
             client = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -202,6 +201,12 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.2, help="seconds a completion holds a slot")
     p.add_argument("--concurrency", type=int, default=32, help="the CLI's --concurrency")
     p.add_argument("--extra", default="", help="more CLI options, space separated (e.g. '--shard-size 64')")
+    p.add_argument(
+        "--embedding-filters",
+        action="store_true",
+        help="keep the CLI's default near-dedup and decontamination (MiniLM on this machine's CPU after generation); "
+        "by default the bench passes --no-near-dedup --no-decontaminate",
+    )
     p.add_argument("--repo", default=str(REPO), help="the checkout whose CLI runs (to compare two side by side)")
     p.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--stats", default=None, help=argparse.SUPPRESS)
@@ -220,8 +225,11 @@ def main() -> None:
         "  first_request_s (cpu_s)  after_last_reply_s"
     )
     print(header)
+    extra = args.extra.split() + ([] if args.embedding_filters else ["--no-near-dedup", "--no-decontaminate"])
+    embedding = "default (near-dedup, decontamination)" if args.embedding_filters else "answer check, exact dedup"
+    print(f"filters: {embedding}")
     for problems in [int(x) for x in args.problems.split(",")]:
-        r = run_once(problems, args.slots, args.latency, args.concurrency, args.extra.split(), Path(args.repo))
+        r = run_once(problems, args.slots, args.latency, args.concurrency, extra, Path(args.repo))
         print(
             f"{r['problems']:>8}  {r['limit_s']:>7}  {r['generation_s']:>7} ({r['generation_ratio']:.3f})"
             f"       {r['whole_s']:>6} ({r['whole_ratio']:.3f})  {r['server_busy_s']:>8} ({r['server_busy_ratio']:.3f})"
