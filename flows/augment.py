@@ -48,6 +48,7 @@ from flows.augment_shards import (
     run_shards_in_loop,
     run_shards_on,
 )
+from flows.json_parameters import plain_json_parameters
 from flows.outcome import fails_cleanly
 from flows.progress import Progress
 from flows.warm_up import WarmUp, import_module
@@ -152,6 +153,7 @@ async def filter_samples(
     return samples
 
 
+@plain_json_parameters
 @flow(name="augment-gsm8k")
 @fails_cleanly
 async def augment_gsm8k(
