@@ -36,10 +36,20 @@ _NUMBER = re.compile(rb"\d+")
 # --- the stand-in server ------------------------------------------------------------------------------------------
 
 
+def _process_cpu_s(pid_path: Path) -> float | None:
+    """CPU seconds (user + system) the process whose pid `pid_path` holds has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{int(pid_path.read_text())}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 async def serve(port: int, slots: int, latency: float, stats_path: Path) -> None:
-    """Answer chat completions: each completion waits for a free slot, holds it `latency` seconds."""
+    """Answer chat completions: each completion waits for a free slot, holds it `latency` seconds. At the first
+    request, the CPU time of the client (its pid in client.pid beside the stats file) is noted."""
     pool = asyncio.Semaphore(slots)
-    stats = {"requests": 0, "completions": 0, "first": None, "last": None, "peak_busy": 0}
+    stats = {"requests": 0, "completions": 0, "first": None, "last": None, "peak_busy": 0, "first_cpu": None}
     busy = 0
 
     async def completion() -> None:
@@ -64,7 +74,8 @@ async def serve(port: int, slots: int, latency: float, stats_path: Path) -> None
                     payload = b'{"object": "list", "data": [{"id": "stand-in", "object": "model"}]}'
                 else:
                     now = time.monotonic()
-                    stats["first"] = stats["first"] or now
+                    if stats["first"] is None:
+                        stats["first"], stats["first_cpu"] = now, _process_cpu_s(stats_path.with_name("client.pid"))
                     stats["requests"] += 1
                     request = json.loads(body)
                     n = int(request.get("n", 1))
@@ -148,14 +159,15 @@ def run_once(problems: int, slots: int, latency: float, concurrency: int, extra:
             cmd = [
                 sys.executable, "-m", "flows.cli", "run", "augment-gsm8k", "--backend", "openai", "--model", "stand-in",
                 "--base-url", url, "--dataset", str(GSM8K_TRAIN), "--limit", str(problems), "--augmenters", "ansaug",
-                "--ansaug-n", "4", "--concurrency", str(concurrency), "--no-report", "--no-near-dedup",
-                "--no-decontaminate", "--out", str(out), *extra,
+                "--ansaug-n", "4", "--concurrency", str(concurrency), "--no-report", "--out", str(out), *extra,
             ]  # fmt: skip
             started, cpu_before = time.monotonic(), _children_cpu()
-            result = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+            client = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            (Path(tmp) / "client.pid").write_text(str(client.pid))
+            _, stderr = client.communicate()
             whole, cpu = time.monotonic() - started, _children_cpu() - cpu_before
-            if result.returncode != 0:
-                raise RuntimeError(f"the command failed:\n{result.stderr[-3000:]}")
+            if client.returncode != 0:
+                raise RuntimeError(f"the command failed:\n{stderr[-3000:]}")
             time.sleep(0.6)
             server = json.loads(stats_path.read_text())
             run_stats = json.loads((out / "stats.json").read_text())
@@ -173,6 +185,9 @@ def run_once(problems: int, slots: int, latency: float, concurrency: int, extra:
         "generation_ratio": round(limit / run_stats["generation_seconds"], 3),
         "whole_ratio": round(limit / whole, 3),
         "server_busy_ratio": round(limit / busy, 3),
+        "first_request_s": round(server["first"] - started, 2),  # process start -> the server sees the first request
+        "first_request_cpu_s": server["first_cpu"],  # the client's CPU seconds by then
+        "after_last_reply_s": round(started + whole - server["last"], 2),  # the server's last reply -> exit
         "completions": server["completions"],
         "client_cpu_s": round(cpu, 1),
         "peak_busy_slots": server["peak_busy"],
@@ -186,6 +201,12 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.2, help="seconds a completion holds a slot")
     p.add_argument("--concurrency", type=int, default=32, help="the CLI's --concurrency")
     p.add_argument("--extra", default="", help="more CLI options, space separated (e.g. '--shard-size 64')")
+    p.add_argument(
+        "--embedding-filters",
+        action="store_true",
+        help="keep the CLI's default near-dedup and decontamination (MiniLM on this machine's CPU after generation); "
+        "by default the bench passes --no-near-dedup --no-decontaminate",
+    )
     p.add_argument("--repo", default=str(REPO), help="the checkout whose CLI runs (to compare two side by side)")
     p.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--stats", default=None, help=argparse.SUPPRESS)
@@ -199,14 +220,21 @@ def main() -> None:
           f"load average: {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"stand-in server: {args.slots} slots x {args.latency} s per completion; AnsAug x 4 per problem")
     print(f"command run from {args.repo}")
-    header = "problems  limit_s  generation_s (ratio)  whole_s (ratio)  server_busy_s (ratio)  peak_slots  client_cpu_s"
+    header = (
+        "problems  limit_s  generation_s (ratio)  whole_s (ratio)  server_busy_s (ratio)  peak_slots  client_cpu_s"
+        "  first_request_s (cpu_s)  after_last_reply_s"
+    )
     print(header)
+    extra = args.extra.split() + ([] if args.embedding_filters else ["--no-near-dedup", "--no-decontaminate"])
+    embedding = "default (near-dedup, decontamination)" if args.embedding_filters else "answer check, exact dedup"
+    print(f"filters: {embedding}")
     for problems in [int(x) for x in args.problems.split(",")]:
-        r = run_once(problems, args.slots, args.latency, args.concurrency, args.extra.split(), Path(args.repo))
+        r = run_once(problems, args.slots, args.latency, args.concurrency, extra, Path(args.repo))
         print(
             f"{r['problems']:>8}  {r['limit_s']:>7}  {r['generation_s']:>7} ({r['generation_ratio']:.3f})"
             f"       {r['whole_s']:>6} ({r['whole_ratio']:.3f})  {r['server_busy_s']:>8} ({r['server_busy_ratio']:.3f})"
-            f"        {r['peak_busy_slots']}  {r['client_cpu_s']:>11}",
+            f"        {r['peak_busy_slots']}  {r['client_cpu_s']:>11}"
+            f"  {r['first_request_s']:>15} ({r['first_request_cpu_s']})  {r['after_last_reply_s']:>18}",
             flush=True,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from fractions import Fraction
@@ -112,6 +113,7 @@ def _parse_parts(s: str) -> Fraction | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; a run's filters and pass rates ask the same answers again
 def parse_number(ans: str | None) -> Fraction | None:
     """Exact value of a numeric answer (percent kept as-is: "50%" -> 50), or None if not numeric."""
     if ans is None:
@@ -209,6 +211,7 @@ def _math_verify_equal(gold: str, pred: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; the answer check and the pass rates compare the same pairs
 def answers_equal(a: str | None, b: str | None) -> bool:
     """True if answers a (gold) and b (prediction) denote the same value; exact on numbers, math-verify otherwise."""
     if a is None or b is None:

@@ -14,7 +14,6 @@ import json
 from importlib import resources
 from pathlib import Path
 
-import faiss
 import numpy as np
 import polars as pl
 
@@ -86,8 +85,10 @@ class Decontaminator:
         self.grams: set[tuple[str, ...]] = set()
         for q in eval_questions:
             self.grams |= word_ngrams(q, ngram)
-        self.index: faiss.Index | None = None
+        self.index = None  # a faiss index of the eval questions
         if eval_questions and threshold <= 1.0:
+            import faiss  # here, not at the top: the flow checks --decontaminate before generating, without faiss
+
             vecs = self.embedder.embed(eval_questions)
             self.index = faiss.IndexFlatIP(vecs.shape[1])
             self.index.add(np.ascontiguousarray(vecs))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 import polars as pl
 
@@ -48,6 +47,8 @@ def range_neighbours(queries: np.ndarray, base: np.ndarray, threshold: float) ->
     """For each query vector, indices of base vectors with cosine >= threshold (exact search, faiss flat index)."""
     if len(queries) == 0 or len(base) == 0:
         return [np.zeros(0, dtype=np.int64) for _ in range(len(queries))]
+    import faiss  # here, not at the top: the augment flow imports this module before it generates
+
     index = faiss.IndexFlatIP(base.shape[1])
     index.add(np.ascontiguousarray(base, dtype=np.float32))
     lims, _, ids = index.range_search(np.ascontiguousarray(queries, dtype=np.float32), float(threshold) - 1e-6)

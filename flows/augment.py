@@ -16,7 +16,6 @@ from pathlib import Path
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.utilities.annotations import quote
 
 from augmenters.answer_aug import pass_rates
 from augmenters.base import AugmentConfig
@@ -30,7 +29,6 @@ from core.run_files import check_resume_settings, write_dataset, write_json, wri
 from core.schemas import samples_frame
 from filters.answer_check import check_answers
 from filters.best_of_n import select_best_of_n
-from filters.embeddings import Embedder
 from filters.exact_dedup import drop_equation_duplicates, drop_exact_duplicates
 from filters.stages import (
     check_options,
@@ -45,13 +43,14 @@ from flows.augment_shards import (
     BackendSpec,
     RunControl,
     Shard,
-    augment_shard,
     make_task_runner,
+    run_shards_in_loop,
     run_shards_on,
 )
-from flows.diversity_report import diversity_report
+from flows.json_parameters import plain_json_parameters
 from flows.outcome import fails_cleanly
 from flows.progress import Progress
+from flows.warm_up import WarmUp, import_module
 
 # settings that change what the model is asked or replies, or how many samples a pair makes: a resumed run must use
 # the same ones, else finished and new pairs would differ. Anything else (parsers, filters, labelling thresholds) may
@@ -94,13 +93,18 @@ class FilterOptions:
     trust_remote_code: bool = False  # a scorer checkpoint's own model class may load (--trust-remote-code)
 
 
+def uses_embeddings(opts: FilterOptions) -> bool:
+    return opts.dedup_threshold is not None or bool(opts.decontaminate)
+
+
 async def filter_samples(
-    samples: pl.DataFrame, problems: pl.DataFrame, opts: FilterOptions, llm: LLM | None = None
+    samples: pl.DataFrame, problems: pl.DataFrame, opts: FilterOptions, llm: LLM | None = None, embedder=None
 ) -> pl.DataFrame:
     """Every filter in order, on a fixed row order, so every run over the same samples decides alike.
 
     score (all samples) -> Muggle labels by score-weighted vote -> answer check -> best-of-N -> exact dedup ->
     near dedup -> decontamination. Each drop keeps its reason, so the funnel shows each filter on its own line.
+    `embedder` (a filters.embeddings.Embedder, perhaps warmed up already) serves both embedding stages.
     """
     samples = samples.sort(["parent_id", "type", "variant"])
     if opts.scorer:
@@ -121,13 +125,17 @@ async def filter_samples(
     samples = drop_exact_duplicates(samples)
     if opts.dedup_equations:
         samples = drop_equation_duplicates(samples)
-    if opts.dedup_threshold is not None or opts.decontaminate:
-        embedder = Embedder()
+    if uses_embeddings(opts):
+        if embedder is None:
+            from filters.embeddings import Embedder  # numpy and, once it embeds, the sentence model: only when needed
+
+            embedder = Embedder()
         samples = near_dedup_stage(samples, dedup_threshold=opts.dedup_threshold, problems=problems, embedder=embedder)
         samples = decontaminate_stage(samples, decontaminate=opts.decontaminate, embedder=embedder)
     return samples
 
 
+@plain_json_parameters
 @flow(name="augment-gsm8k")
 @fails_cleanly
 async def augment_gsm8k(
@@ -195,14 +203,12 @@ async def augment_gsm8k(
         progress = Progress(total + rebuilding, "augment (problem x augmenter)", key="augment-progress", status=status)
         await progress.start()
         control = RunControl()
+        warm_up, embedder = _post_generation_warm_up(backend, filter_opts)
+        warming = asyncio.create_task(warm_up.start_after_first(progress))
         if runner is None:  # every shard in this event loop, sharing one backend and one in-flight bound
             # pairs in flight: enough to fill every URL's concurrency ceiling
-            in_flight = asyncio.Semaphore(concurrency * max(1, len(getattr(llm, "base_urls", []) or [])))
-            journal_dir = out_dir / "journal"
-            results = await asyncio.gather(
-                # quote(): Prefect would walk each shard's problems and stored replies looking for futures
-                *(augment_shard(quote(shard), llm, cfg, journal_dir, in_flight, progress, control) for shard in shards)
-            )
+            in_flight = concurrency * max(1, len(getattr(llm, "base_urls", []) or []))
+            results = await run_shards_in_loop(shards, llm, cfg, out_dir / "journal", in_flight, progress, control)
         else:
             # threads share the flow's engine where it is thread-safe; anything else builds its own from the options
             shared = task_runner == "threads" and backend in THREAD_SAFE_BACKENDS
@@ -211,6 +217,7 @@ async def augment_gsm8k(
                 runner, shards, llm if shared else spec, cfg, out_dir / "journal", concurrency, progress
             )
         progress.close()
+        warming.cancel()  # a run with nothing to generate never starts it (asyncio.run ends it on errors)
         elapsed = time.monotonic() - started
         stopped = next((r["stopped"] for r in results if r.get("stopped")), None)
         if stopped:
@@ -231,7 +238,8 @@ async def augment_gsm8k(
             for record in journal.records()
             for s in rebuilt.get((record["problem_id"], record["augmenter"]), record["samples"])
         ]
-        samples = await filter_samples(samples_frame(generated), problems, filter_opts, llm)
+        await asyncio.to_thread(warm_up.wait)
+        samples = await filter_samples(samples_frame(generated), problems, filter_opts, llm, embedder)
         write_parquet(samples, out_dir / "samples.parquet")
         if "ansaug" in augmenters:  # DART-Math's difficulty signal: the share of a problem's AnsAug samples right
             write_parquet(pass_rates(samples), out_dir / "pass_rates.parquet")
@@ -260,10 +268,28 @@ async def augment_gsm8k(
     await create_table_artifact.aio(table=table, key="augment-funnel", description=f"Funnel of {out_dir}")
     logger.info("funnel:\n%s", format_funnel(stats["funnel"]))
     if report:
+        from flows.diversity_report import diversity_report  # its embeddings stack: only for a run with a report
+
         diversity_report(run=str(out_dir), select_budget=select_budget)
     if failures:
         logger.warning("%d problem/augmenter pairs failed; run the same command again to retry them", len(failures))
     return {"out": str(out_dir), "funnel": stats["funnel"], "failures": len(failures), "kept": train.height}
+
+
+def _post_generation_warm_up(backend: str, opts: FilterOptions) -> tuple[WarmUp, object]:
+    """Against an openai server: `datasets` (the dataset write) and, when a filter embeds, the MiniLM model of the
+    Embedder that the filters then use, loaded while the server generates. In-process backends need the CPU
+    themselves: nothing is loaded beside them. Returns the warm-up and the Embedder (None: the filters make one)."""
+    if backend != "openai":
+        return WarmUp([]), None
+    loads = [import_module("datasets")]
+    embedder = None
+    if uses_embeddings(opts):
+        from filters.embeddings import Embedder
+
+        embedder = Embedder()
+        loads += [lambda: embedder.model, import_module("faiss")]
+    return WarmUp(loads), embedder
 
 
 def _plan_shards(

@@ -224,4 +224,5 @@ COMMAND = FlowCommand(
     help="Augment GSM8K problems (AnsAug, rephrasing, self-verification, FOBAR, ...) into a verified training set.",
     add_arguments=add_arguments,
     run=run,
+    exit_at_once=True,
 )

@@ -13,3 +13,6 @@ class FlowCommand:
     help: str  # one line for `flows list --verbose` and --help
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]  # runs the Prefect flow; returns the exit code
+    # end the `flows` process as soon as run() returns (flows.cli._exit_after_run): for flows whose outputs are all
+    # written by then and that hold no library needing its own exit hooks
+    exit_at_once: bool = False
