@@ -18,11 +18,6 @@ from dataclasses import dataclass, field
 from core.llm.base import Completion, GenParams, Message, UsageCounter
 
 
-def batch_key(params: GenParams) -> GenParams:
-    """Requests that differ only in seed share a batch (the batch is seeded by its first request)."""
-    return dataclasses.replace(params, seed=None)
-
-
 @dataclass
 class Request:
     messages: list[Message]
@@ -46,8 +41,13 @@ class BatchingBackend:
         self._lock = threading.Lock()
 
     # -- to implement ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def batch_key(params: GenParams) -> GenParams:
+        """Requests with equal keys share a batch; by default they may differ in seed (the engine seeds per request)."""
+        return dataclasses.replace(params, seed=None)
+
     def generate_batch(self, requests: list[Request]) -> list[list[Completion]]:
-        """Run the requests (equal params but seed) as one batch; return each request's `n` completions, in order."""
+        """Run the requests (equal batch_key) as one batch; return each request's `n` completions, in order."""
         raise NotImplementedError
 
     # -- the protocol -----------------------------------------------------------------------------------------------
@@ -78,12 +78,12 @@ class BatchingBackend:
         if first is None:
             return None
         batch, size = [first], first.n
-        key = batch_key(first.params)
+        key = self.batch_key(first.params)
         # held requests with the same params join first (they waited longest)
         for req in list(self._held):
             if size >= self.max_batch:
                 break
-            if batch_key(req.params) == key:
+            if self.batch_key(req.params) == key:
                 self._held.remove(req)
                 batch.append(req)
                 size += req.n
@@ -97,7 +97,7 @@ class BatchingBackend:
             if req is None:
                 self._queue.put(None)  # keep the stop signal for after this batch
                 break
-            if batch_key(req.params) == key:
+            if self.batch_key(req.params) == key:
                 batch.append(req)
                 size += req.n
             else:
