@@ -22,7 +22,12 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-def raw_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float]:
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def raw_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float, str]:
     from augmenters.base import AugmentConfig, solver_messages
     from core.llm.batching import Request
     from core.llm.local import LocalBackend
@@ -31,15 +36,55 @@ def raw_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed
     cfg = AugmentConfig(max_tokens=max_tokens, seed=seed)
     requests = [Request(solver_messages(p["question"]), n, cfg.params(seed_key=f"{p['id']}:ansaug")) for p in problems]
     backend.generate_batch(requests[:1])  # warm-up
-    tokens, started = 0, time.perf_counter()
+    tokens, started, sizes = 0, time.perf_counter(), []
     per_batch = max(1, max_batch // n)
     for i in range(0, len(requests), per_batch):
-        for completions in backend.generate_batch(requests[i : i + per_batch]):
+        batch = requests[i : i + per_batch]
+        sizes.append(sum(r.n for r in batch))
+        for completions in backend.generate_batch(batch):
             tokens += sum(c.completion_tokens for c in completions)
-    return tokens, time.perf_counter() - started
+    backend.close()
+    return tokens, time.perf_counter() - started, f"batches of {sizes} completions"
 
 
-def pipeline_rate(limit: int, n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float]:
+def continuous_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float, str]:
+    """transformers 5's own continuous batching (`model.generate_batch`) on the same prompts and model.
+
+    It samples every row from one global generator (continuous_batching/model_runner.py `_sample`:
+    `torch.multinomial(probs, num_samples=1)`, seeded once per manager in distributed.py `set_tp_seed`), so it
+    cannot give each request its own seed; measured here for its speed only.
+    """
+    from transformers import GenerationConfig
+    from transformers.generation.configuration_utils import ContinuousBatchingConfig
+
+    from augmenters.base import AugmentConfig, solver_messages
+    from core.llm.local import LocalBackend
+
+    backend = LocalBackend(max_batch=max_batch)
+    tok, model = backend.tokenizer, backend.model
+    params = AugmentConfig(max_tokens=max_tokens, seed=seed).params()
+    inputs = [
+        tok.apply_chat_template(solver_messages(p["question"]), add_generation_prompt=True, tokenize=True,
+                                return_dict=False)
+        for p in problems
+        for _ in range(n)
+    ]  # fmt: skip
+    config = GenerationConfig(
+        do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0, max_new_tokens=max_tokens,
+        eos_token_id=sorted(backend._eos_ids()), pad_token_id=tok.pad_token_id,
+    )  # fmt: skip
+    cb_config = ContinuousBatchingConfig(max_requests_per_batch=max_batch, seed=seed)
+    model.generate_batch(inputs[:1], generation_config=config, continuous_batching_config=cb_config)  # warm-up
+    started = time.perf_counter()
+    outputs = model.generate_batch(inputs, generation_config=config, continuous_batching_config=cb_config)
+    seconds = time.perf_counter() - started
+    tokens = sum(len(o.generated_tokens) for o in outputs.values())
+    failed = sum(o.error is not None for o in outputs.values())
+    backend.close()
+    return tokens, seconds, f"{len(outputs)} sequences, {failed} failed, at most {max_batch} at a time"
+
+
+def pipeline_rate(limit: int, n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float, str]:
     from flows.augment import augment_gsm8k
 
     with tempfile.TemporaryDirectory() as out:
@@ -55,7 +100,7 @@ def pipeline_rate(limit: int, n: int, max_tokens: int, max_batch: int, seed: int
             )
         )
         stats = json.loads((Path(out) / "stats.json").read_text())
-    return stats["usage"]["completion_tokens"], stats["generation_seconds"]
+    return stats["usage"]["completion_tokens"], stats["generation_seconds"], f"batcher {stats.get('batches')}"
 
 
 def main() -> None:
@@ -78,11 +123,17 @@ def main() -> None:
         rates = {}
         for side in order:
             if side == "raw":
-                tokens, seconds = raw_rate(problems, args.n, args.max_tokens, args.max_batch, args.seed)
+                tokens, seconds, detail = raw_rate(problems, args.n, args.max_tokens, args.max_batch, args.seed)
             else:
-                tokens, seconds = pipeline_rate(args.problems, args.n, args.max_tokens, args.max_batch, args.seed)
+                tokens, seconds, detail = pipeline_rate(
+                    args.problems, args.n, args.max_tokens, args.max_batch, args.seed
+                )
             rates[side] = tokens / seconds
-            lines.append(f"round {r + 1} {side:<8}: {tokens} tokens in {seconds:.1f} s = {rates[side]:.1f} tokens/s")
+            lines.append(
+                f"round {r + 1} {side:<8}: {tokens} tokens in {seconds:.1f} s = {rates[side]:.1f} tokens/s "
+                f"({_load()}; {detail})"
+            )
+            print(lines[-1], flush=True)
         ratios.append(rates["pipeline"] / rates["raw"])
         lines.append(f"round {r + 1} pipeline/raw ratio: {ratios[-1]:.2f}")
     lines.append(f"median pipeline/raw ratio over {args.rounds} rounds: {statistics.median(ratios):.2f}")

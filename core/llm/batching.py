@@ -26,6 +26,17 @@ class Request:
     future: Future = field(default_factory=Future)
 
 
+@dataclass
+class BatchTiming:
+    """What one batch was and where the worker's time went around it."""
+
+    requests: int
+    completions: int
+    idle_s: float  # waiting for the batch's first request (nothing queued)
+    gather_s: float  # from the first request to the batch closing (waiting for more within gather_ms)
+    run_s: float  # generate_batch
+
+
 class BatchingBackend:
     """Base of in-process backends: subclasses implement `generate_batch(requests)`."""
 
@@ -39,6 +50,8 @@ class BatchingBackend:
         self._held: list[Request] = []  # taken from the queue but of other params than the batch being built
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.batch_log: list[BatchTiming] = []  # one entry per batch run, for batch_stats()
+        self._first_at = 0.0  # when the batch being built got its first request
 
     # -- to implement ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -72,11 +85,27 @@ class BatchingBackend:
                 self._worker = threading.Thread(target=self._loop, name=f"{self.name}-batcher", daemon=True)
                 self._worker.start()
 
+    def batch_stats(self) -> dict:
+        """Batches run so far: how many, their sizes, and the worker's idle / gather / generate seconds."""
+        log = list(self.batch_log)
+        sizes: dict[int, int] = {}
+        for b in log:
+            sizes[b.completions] = sizes.get(b.completions, 0) + 1
+        return {
+            "batches": len(log),
+            "completions_per_batch": dict(sorted(sizes.items())),
+            "max_batch": self.max_batch,
+            "idle_s": round(sum(b.idle_s for b in log), 3),
+            "gather_s": round(sum(b.gather_s for b in log), 3),
+            "generate_s": round(sum(b.run_s for b in log), 3),
+        }
+
     def _next_batch(self) -> list[Request] | None:
         """Block for one request, then gather more with the same params for up to `gather_s`."""
         first = self._held.pop(0) if self._held else self._queue.get()
         if first is None:
             return None
+        self._first_at = time.monotonic()
         batch, size = [first], first.n
         key = self.batch_key(first.params)
         # held requests with the same params join first (they waited longest)
@@ -106,11 +135,18 @@ class BatchingBackend:
 
     def _loop(self) -> None:
         while True:
+            waiting = time.monotonic()
             batch = self._next_batch()
             if batch is None:
                 return
+            gathered = time.monotonic()
             try:
                 results = self.generate_batch(batch)
+                done = time.monotonic()
+                self.batch_log.append(
+                    BatchTiming(len(batch), sum(r.n for r in batch), self._first_at - waiting,
+                                gathered - self._first_at, done - gathered)
+                )  # fmt: skip
                 for req, completions in zip(batch, results, strict=True):
                     req.future.set_result(completions)
             except BaseException as exc:  # hand the error to every waiting caller

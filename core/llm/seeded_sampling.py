@@ -14,10 +14,11 @@ Why this works, from the installed transformers 5 source (`transformers/generati
   `next_tokens = torch.argmax(next_token_scores, dim=-1)`;
 - `output_logits` keeps the raw `next_token_logits` (before processors), so logprobs are unaffected.
 
-The draw is the Gumbel-max / exponential-race form of categorical sampling, argmax(p_i / E_i) with E_i ~ Exp(1):
-a tiny float difference in one logit (batched vs alone: padding, other matmul shapes) changes the choice only when
-two perturbed scores tie to within that difference, where inverse-CDF sampling over a 49K-entry cumulative sum
-would flip whenever the uniform lands near any boundary.
+The draw is inverse-CDF sampling with one uniform number per row and step from that row's generator: the same
+passes over the vocabulary as transformers' own sampling (softmax, cumulative sum), plus one small draw per row.
+A row batched with others gets the same tokens as alone as long as its logits are the same; where padding or other
+matmul shapes change a logit in its last bits, a token can differ only if the row's uniform falls within that
+difference of a boundary of the cumulative distribution (a chance of the order of that difference per token).
 """
 
 from __future__ import annotations
@@ -53,33 +54,28 @@ class SeededSampler(LogitsProcessor):
         self.temperatures = torch.tensor(temperatures, dtype=torch.float32, device=device)
         self.top_ps = torch.tensor(top_ps, dtype=torch.float32, device=device)
         self.sampled = self.temperatures > 0
+        self._sampled_rows = [t > 0 for t in temperatures]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        chosen = scores.argmax(dim=-1)  # greedy rows
-        if self.sampled.any():
-            rows = self.sampled.nonzero().flatten().tolist()
-            # one draw of Exp(1) noise per sampled row and step, from that row's own generator
-            noise = torch.stack([
-                torch.empty(scores.shape[1], dtype=torch.float32, device=scores.device).exponential_(
-                    generator=self.generators[r]
-                )
-                for r in rows
-            ])  # fmt: skip
-            logp = torch.log_softmax(scores[rows].float() / self.temperatures[rows, None], dim=-1)
-            top_p = self.top_ps[rows]
-            if bool((top_p < 1.0).any()):
-                logp = _nucleus(logp, top_p)
-            chosen[rows] = (logp - noise.log()).argmax(dim=-1)
+        if not bool(self.sampled.any()):
+            return scores  # all greedy: generate's argmax picks the top token itself
+        probs = torch.softmax(scores.float() / self.temperatures.clamp(min=1e-6)[:, None], dim=-1)
+        if bool((self.top_ps < 1.0).any()):
+            probs = _nucleus(probs, self.top_ps)
+        cdf = probs.cumsum(dim=-1)
+        # one uniform per row and step, from the row's own generator (greedy rows draw nothing)
+        u = torch.stack([torch.rand(1, generator=g, device=scores.device) if s else torch.zeros(1, device=scores.device)
+                         for g, s in zip(self.generators, self._sampled_rows, strict=True)])  # fmt: skip
+        chosen = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp(max=scores.shape[1] - 1).flatten()
+        chosen = torch.where(self.sampled, chosen, scores.argmax(dim=-1))
         out = torch.full_like(scores, float("-inf"))
         out.scatter_(1, chosen[:, None], 0.0)
         return out
 
 
-def _nucleus(logp: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
-    """Per row, -inf outside the smallest set of most likely tokens whose probability reaches top_p (>= 1 token)."""
-    sorted_logp, order = logp.sort(dim=-1, descending=True)
-    probs = sorted_logp.exp()
-    before = probs.cumsum(dim=-1) - probs  # probability of the tokens ranked above each one
-    drop_sorted = before >= top_p[:, None]
-    drop = torch.zeros_like(drop_sorted).scatter_(1, order, drop_sorted)
-    return logp.masked_fill(drop, float("-inf"))
+def _nucleus(probs: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
+    """Per row, zero outside the smallest set of most likely tokens whose probability reaches top_p (>= 1 token)."""
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    before = sorted_probs.cumsum(dim=-1) - sorted_probs  # probability of the tokens ranked above each one
+    drop = torch.zeros_like(before, dtype=torch.bool).scatter_(1, order, before >= top_p[:, None])
+    return probs.masked_fill(drop, 0.0)
