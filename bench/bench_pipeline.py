@@ -3,8 +3,14 @@
 raw:      the AnsAug prompts of N problems sent straight to the backend's generate_batch, in full batches.
 pipeline: `augment-gsm8k --augmenters ansaug` on the same problems (Prefect flow, shard tasks, the batcher
           gathering concurrent augmenter calls, the journal), timed over its generation phase (stats.json).
+continuous: transformers' own continuous batching (`model.generate_batch`) on the same prompts, for comparison; it
+          cannot seed each request (see continuous_rate), so the local backend does not use it.
 
-    python bench/bench_pipeline.py --problems 16 --n 4 --max-tokens 128 --max-batch 16
+Each line prints the machine's load and the batches run (the pipeline's: the batcher's batch sizes and the worker's
+idle / gather / generate seconds). With per-request seeds, raw and pipeline generate the very same tokens, so their
+token counts must agree.
+
+    python bench/bench_pipeline.py --problems 8 --n 4 --max-tokens 96 --max-batch 16 --rounds 2
 """
 
 from __future__ import annotations
@@ -84,13 +90,13 @@ def continuous_rate(problems: list[dict], n: int, max_tokens: int, max_batch: in
     return tokens, seconds, f"{len(outputs)} sequences, {failed} failed, at most {max_batch} at a time"
 
 
-def pipeline_rate(limit: int, n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float, str]:
+def pipeline_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float, str]:
     from flows.augment import augment_gsm8k
 
     with tempfile.TemporaryDirectory() as out:
         asyncio.run(
             augment_gsm8k(
-                limit=limit,
+                limit=len(problems),
                 augmenters=("ansaug",),
                 out=out,
                 config={"ansaug_n": n, "max_tokens": max_tokens, "seed": seed},
@@ -110,33 +116,41 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rounds", type=int, default=2, help="alternate raw and pipeline this many times")
+    parser.add_argument("--rounds", type=int, default=2, help="run every side this many times, in rotating order")
+    parser.add_argument(
+        "--continuous", action=argparse.BooleanOptionalAction, default=True,
+        help="also time transformers' own continuous batching (model.generate_batch) on the same prompts",
+    )  # fmt: skip
     args = parser.parse_args()
 
     from core.datasets import load_problems
 
     problems = load_problems("sample", limit=args.problems).to_dicts()
-    lines = [f"problems={args.problems} n={args.n} max_tokens={args.max_tokens} max_batch={args.max_batch}"]
-    ratios = []
-    for r in range(args.rounds):  # alternating order, so a change in machine load hits both sides
-        order = ["raw", "pipeline"] if r % 2 == 0 else ["pipeline", "raw"]
+    sides = {"raw": raw_rate, "pipeline": pipeline_rate}
+    if args.continuous:
+        sides["continuous"] = continuous_rate
+    head = f"problems={args.problems} n={args.n} max_tokens={args.max_tokens} max_batch={args.max_batch}"
+    print(head, flush=True)
+    lines, ratios = [head], {side: [] for side in sides if side != "raw"}
+    for r in range(args.rounds):  # rotating order, so a change in machine load hits every side
+        order = list(sides)[r % len(sides) :] + list(sides)[: r % len(sides)]
         rates = {}
         for side in order:
-            if side == "raw":
-                tokens, seconds, detail = raw_rate(problems, args.n, args.max_tokens, args.max_batch, args.seed)
-            else:
-                tokens, seconds, detail = pipeline_rate(
-                    args.problems, args.n, args.max_tokens, args.max_batch, args.seed
-                )
+            tokens, seconds, detail = sides[side](problems, args.n, args.max_tokens, args.max_batch, args.seed)
             rates[side] = tokens / seconds
             lines.append(
-                f"round {r + 1} {side:<8}: {tokens} tokens in {seconds:.1f} s = {rates[side]:.1f} tokens/s "
+                f"round {r + 1} {side:<10}: {tokens} tokens in {seconds:.1f} s = {rates[side]:.1f} tokens/s "
                 f"({_load()}; {detail})"
             )
             print(lines[-1], flush=True)
-        ratios.append(rates["pipeline"] / rates["raw"])
-        lines.append(f"round {r + 1} pipeline/raw ratio: {ratios[-1]:.2f}")
-    lines.append(f"median pipeline/raw ratio over {args.rounds} rounds: {statistics.median(ratios):.2f}")
+        for side in ratios:
+            ratios[side].append(rates[side] / rates["raw"])
+            lines.append(f"round {r + 1} {side}/raw ratio: {ratios[side][-1]:.2f}")
+    for side, values in ratios.items():
+        lines.append(
+            f"median {side}/raw ratio over {args.rounds} rounds: {statistics.median(values):.2f} "
+            f"(each: {', '.join(f'{v:.2f}' for v in values)})"
+        )
     print("\n".join(lines))
 
 

@@ -98,6 +98,7 @@ class BatchingBackend:
             "idle_s": round(sum(b.idle_s for b in log), 3),
             "gather_s": round(sum(b.gather_s for b in log), 3),
             "generate_s": round(sum(b.run_s for b in log), 3),
+            "first_batches": [(b.completions, round(b.run_s, 2)) for b in log[:8]],  # (completions, seconds)
         }
 
     def _next_batch(self) -> list[Request] | None:

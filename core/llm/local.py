@@ -105,6 +105,16 @@ class LocalBackend(BatchingBackend):
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Two tokens of a two-row batch at load: torch's first forward passes (kernel choice, weight packing) cost
+        seconds on CPU, paid here with the model load rather than by the run's first batch."""
+        import torch
+
+        enc = self.tokenizer(["1 2 3", "4"], return_tensors="pt", padding=True).to(self.device)
+        with torch.inference_mode():
+            self.model.generate(**enc, max_new_tokens=2, do_sample=False, pad_token_id=self.tokenizer.pad_token_id)
 
     def generate_batch(self, requests: list[Request]) -> list[list[Completion]]:
         import torch
