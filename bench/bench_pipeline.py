@@ -3,6 +3,7 @@
 raw:      the AnsAug prompts of N problems sent straight to the backend's generate_batch, in full batches.
 pipeline: `augment-gsm8k --augmenters ansaug` on the same problems (Prefect flow, shard tasks, the batcher
           gathering concurrent augmenter calls, the journal), timed over its generation phase (stats.json).
+batcher:  the same requests as concurrent chat() calls through the batcher, no Prefect (the batcher's own cost).
 continuous: transformers' own continuous batching (`model.generate_batch`) on the same prompts, for comparison; it
           cannot seed each request (see continuous_rate), so the local backend does not use it.
 
@@ -51,6 +52,26 @@ def raw_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed
             tokens += sum(c.completion_tokens for c in completions)
     backend.close()
     return tokens, time.perf_counter() - started, f"batches of {sizes} completions"
+
+
+def batcher_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float, str]:
+    """The same requests as concurrent `chat()` calls through the batcher, without Prefect: the batcher's own cost."""
+    from augmenters.base import AugmentConfig, solver_messages
+    from core.llm.local import LocalBackend
+
+    backend = LocalBackend(max_batch=max_batch)
+    cfg = AugmentConfig(max_tokens=max_tokens, seed=seed)
+
+    async def run() -> list:
+        calls = [(solver_messages(p["question"]), cfg.params(seed_key=f"{p['id']}:ansaug")) for p in problems]
+        return await asyncio.gather(*(backend.chat(messages, n, params) for messages, params in calls))
+
+    started = time.perf_counter()
+    replies = asyncio.run(run())
+    seconds = time.perf_counter() - started
+    backend.close()
+    tokens = sum(c.completion_tokens for reply in replies for c in reply)
+    return tokens, seconds, f"batcher {backend.batch_stats()}"
 
 
 def continuous_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float, str]:
@@ -126,7 +147,7 @@ def main() -> None:
     from core.datasets import load_problems
 
     problems = load_problems("sample", limit=args.problems).to_dicts()
-    sides = {"raw": raw_rate, "pipeline": pipeline_rate}
+    sides = {"raw": raw_rate, "batcher": batcher_rate, "pipeline": pipeline_rate}
     if args.continuous:
         sides["continuous"] = continuous_rate
     head = f"problems={args.problems} n={args.n} max_tokens={args.max_tokens} max_batch={args.max_batch}"
