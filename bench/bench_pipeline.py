@@ -43,15 +43,15 @@ def raw_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed
     cfg = AugmentConfig(max_tokens=max_tokens, seed=seed)
     requests = [Request(solver_messages(p["question"]), n, cfg.params(seed_key=f"{p['id']}:ansaug")) for p in problems]
     backend.generate_batch(requests[:1])  # warm-up
-    tokens, started, sizes = 0, time.perf_counter(), []
+    tokens, started, batches = 0, time.perf_counter(), []
     per_batch = max(1, max_batch // n)
     for i in range(0, len(requests), per_batch):
-        batch = requests[i : i + per_batch]
-        sizes.append(sum(r.n for r in batch))
+        batch, batch_started = requests[i : i + per_batch], time.perf_counter()
         for completions in backend.generate_batch(batch):
             tokens += sum(c.completion_tokens for c in completions)
+        batches.append((sum(r.n for r in batch), round(time.perf_counter() - batch_started, 2)))
     backend.close()
-    return tokens, time.perf_counter() - started, f"batches of {sizes} completions"
+    return tokens, time.perf_counter() - started, f"batches (completions, seconds): {batches}"
 
 
 def batcher_rate(problems: list[dict], n: int, max_tokens: int, max_batch: int, seed: int) -> tuple[int, float, str]:
