@@ -139,17 +139,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=2, help="run every side this many times, in rotating order")
     parser.add_argument(
-        "--continuous", action=argparse.BooleanOptionalAction, default=True,
-        help="also time transformers' own continuous batching (model.generate_batch) on the same prompts",
+        "--sides", default="raw,batcher,pipeline,continuous",
+        help="comma-separated, raw first: raw, batcher, pipeline, continuous (transformers' own continuous batching)",
     )  # fmt: skip
     args = parser.parse_args()
 
     from core.datasets import load_problems
 
     problems = load_problems("sample", limit=args.problems).to_dicts()
-    sides = {"raw": raw_rate, "batcher": batcher_rate, "pipeline": pipeline_rate}
-    if args.continuous:
-        sides["continuous"] = continuous_rate
+    known = {"raw": raw_rate, "batcher": batcher_rate, "pipeline": pipeline_rate, "continuous": continuous_rate}
+    wanted = args.sides.split(",")
+    if wanted[0] != "raw" or not set(wanted) <= set(known):
+        parser.error(f"--sides takes raw first, then any of {', '.join(known)}")
+    sides = {side: known[side] for side in wanted}
     head = f"problems={args.problems} n={args.n} max_tokens={args.max_tokens} max_batch={args.max_batch}"
     print(head, flush=True)
     lines, ratios = [head], {side: [] for side in sides if side != "raw"}
