@@ -71,6 +71,14 @@ def test_temperature_zero_is_greedy_decoding(tiny_local):
     assert [c.text for c in greedy] == [expected, expected]
 
 
+def test_a_tiny_top_p_leaves_only_the_most_likely_token(tiny_local):
+    question = "What is 2 + 3 ?"
+    nucleus, greedy = tiny_local.generate_batch(
+        [_request(question, n=2, temperature=0.9, top_p=1e-6, seed=4), _request(question, n=1, temperature=0.0)]
+    )
+    assert [c.text for c in nucleus] == [greedy[0].text] * 2
+
+
 def test_requests_differing_in_temperature_share_a_batch_through_chat(tiny_local):
     calls = []
     generate = tiny_local.generate_batch
