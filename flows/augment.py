@@ -260,6 +260,8 @@ async def augment_gsm8k(
         }
         if hasattr(llm, "concurrency_levels"):
             stats["concurrency_at_end"] = llm.concurrency_levels()
+        if hasattr(llm, "batch_stats"):  # in-process batching engines: batch sizes and the worker's time
+            stats["batches"] = llm.batch_stats()
         write_json(stats, out_dir / "stats.json")
     finally:
         llm.close()

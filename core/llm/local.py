@@ -7,6 +7,7 @@ a GGUF on load (~20 s here); the result is cached as safetensors so later loads 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import shutil
@@ -14,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from core.errors import UserError
-from core.llm.base import Completion
+from core.llm.base import Completion, GenParams
 from core.llm.batching import BatchingBackend, Request
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
@@ -80,6 +81,11 @@ def resolve_model(model: str | None) -> tuple[str, str]:
 
 
 class LocalBackend(BatchingBackend):
+    @staticmethod
+    def batch_key(params: GenParams) -> GenParams:
+        """Seed, temperature and top_p are per completion here (core.llm.seeded_sampling), so they share batches."""
+        return dataclasses.replace(params, seed=None, temperature=0.0, top_p=1.0)
+
     def __init__(self, model: str | None = None, max_batch: int = 16, device: str | None = None) -> None:
         super().__init__(max_batch=max_batch)
         import torch
@@ -99,31 +105,45 @@ class LocalBackend(BatchingBackend):
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Two tokens of a two-row batch at load: torch's first forward passes (kernel choice, weight packing) cost
+        seconds on CPU, paid here with the model load rather than by the run's first batch."""
+        import torch
+
+        enc = self.tokenizer(["1 2 3", "4"], return_tensors="pt", padding=True).to(self.device)
+        with torch.inference_mode():
+            self.model.generate(**enc, max_new_tokens=2, do_sample=False, pad_token_id=self.tokenizer.pad_token_id)
 
     def generate_batch(self, requests: list[Request]) -> list[list[Completion]]:
         import torch
+        from transformers import LogitsProcessorList
 
-        params = requests[0].params
-        prompts = []
+        from core.llm.seeded_sampling import SeededSampler, completion_seed
+
+        params = requests[0].params  # equal for the batch but seed, temperature and top_p (see batch_key)
+        prompts, seeds, temperatures, top_ps = [], [], [], []
         for req in requests:
             prefill = req.messages[-1]["role"] == "assistant"  # a started reply: continue it, no new turn
             text = self.tokenizer.apply_chat_template(
                 req.messages, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
             )
             prompts += [text] * req.n
+            seeds += [completion_seed(req.params.seed, k) for k in range(req.n)]
+            temperatures += [req.params.temperature] * req.n
+            top_ps += [req.params.top_p] * req.n
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        sample = params.temperature > 0
+        # we sample ourselves, one generator per completion (core.llm.seeded_sampling), so generate stays greedy
+        sampler = SeededSampler(seeds, temperatures, top_ps, device=self.device)
         kwargs = dict(
             max_new_tokens=params.max_tokens,
-            do_sample=sample,
+            do_sample=False,
+            logits_processor=LogitsProcessorList([sampler]),
             pad_token_id=self.tokenizer.pad_token_id,
             return_dict_in_generate=True,
             output_logits=params.logprobs is not None,
         )
-        if sample:
-            kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=0)
-        if params.seed is not None:
-            torch.manual_seed(params.seed)
         with torch.inference_mode():
             out = self.model.generate(**enc, **kwargs)
         prompt_len = enc["input_ids"].shape[1]

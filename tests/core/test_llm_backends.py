@@ -51,6 +51,9 @@ def test_concurrent_calls_are_gathered_into_batches():
     assert [[c.text for c in r] for r in results] == [[f"q{i}#0", f"q{i}#1"] for i in range(8)]
     assert len(llm.batches) == 2  # 16 completions in batches of 8, seeds notwithstanding
     assert all(sum(n for _, n, _ in batch) <= 8 for batch in llm.batches)
+    stats = llm.batch_stats()  # what stats.json reports for the run
+    assert stats["batches"] == 2 and stats["completions_per_batch"] == {8: 2}
+    assert stats["idle_s"] >= 0 and stats["gather_s"] >= 0 and stats["generate_s"] >= 0
 
 
 def test_different_sampling_params_never_share_a_batch():
