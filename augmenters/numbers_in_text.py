@@ -136,7 +136,7 @@ _ARTICLE_RE = re.compile(r"\b([Aa])n?(\s+)$")
 
 
 def article_for(written: str) -> str:
-    """"an" before a number said with a vowel first ("an 8-hour day", "an 11 year old", "an 80"), else "a".
+    """The article for a number: "an" when said with a vowel first ("an 8-hour day", "an 11 year old"), else "a".
 
     >>> [article_for(n) for n in ("8", "80", "11", "18,000", "12", "1,800", "108")]
     ['an', 'an', 'an', 'an', 'a', 'a', 'a']

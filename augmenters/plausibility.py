@@ -48,6 +48,9 @@ FIXED_CUES: list[tuple[str, re.Pattern[str], str]] = [
     ("after", re.compile(r"(?:\s+[a-z]+){0,2}\s+in\s+(?:a|the|each|every)\s+(?:full\s+)?(?:set|deck)\b", _I),
      "a set's size"),
     ("before", re.compile(r"\bstandard\s+(?:[a-z]+\s+){0,2}$", _I), "a standard size"),
+    # "the recommended 8 hours of sleep", "the legal limit of 65": a norm the story states, not one of its quantities
+    ("before", re.compile(r"\b(?:recommended|required|legal|official)\s+(?:[a-z]+\s+){0,2}(?:of\s+|is\s+)?$", _I),
+     "a stated norm"),
     # "the density of gold is 19 grams per cubic centimeter": a property of a material, not of the story
     ("before", re.compile(r"\b(?:density|specific\s+gravity|(?:boiling|freezing|melting)\s+point|speed\s+of\s+"
                           r"(?:light|sound))\b[^.?!]{0,40}$", _I), "a physical constant"),
@@ -61,8 +64,9 @@ NARROW_CUES: list[
     (re.compile(r"\s*(?:mph|km/h|kph|(?:miles|kilometers|km)\s+(?:per|an|a)\s+hour)\b", _I), None, RATE_BAND, None,
      "a speed"),
     # a count per unit of time or per event: "3 eggs each per day", "2 goals a game", "4 laps every hour"
-    (re.compile(r"(?:\s+[a-z]+){0,3}?\s+(?:each\s+)?(?:per|a|an|each|every)\s+(?:day|game|match|hour|minute|"
-                r"hen|chicken|cow|person|student|child|kid)\b", _I), None, RATE_BAND, None, "a count per unit"),
+    (re.compile(r"(?:\s+[a-z]+){0,3}?\s+(?:each\s+)?(?:per|a|an|each|every)\s+(?:day|week|month|year|game|match|"
+                r"hour|minute|hen|chicken|cow|person|student|child|kid)\b", _I), None, RATE_BAND, None,
+     "a count per unit"),
     # rates on a price: tax stays a tax, a tip a tip, interest an interest rate
     (re.compile(r"\s*%?\s*(?:percent\s+)?(?:\w+\s+)?(?:sales\s+)?tax\b", _I),
      re.compile(r"\btax(?:es)?\s+(?:of|is|rate\s+of|rate\s+is)\s*$", _I), RATE_BAND, 15, "a tax rate"),

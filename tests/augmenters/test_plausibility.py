@@ -36,6 +36,7 @@ def _rule(text: str, value: int):
         ("A standard crate holds 24 bottles and the shop has 90 bottles.", 24),
         ("The density of silver is 10 grams per cubic centimeter; her bar is 5 cubic centimeters.", 10),
         ("Sound travels fast: the speed of sound is 343 meters per second.", 343),
+        ("He slept 70% of the recommended 8 hours on 3 nights.", 8),
     ],
 )
 def test_names_and_fixed_facts_stay(text, value):
@@ -58,6 +59,7 @@ def test_heights_move_little_and_weekly_days_stay_within_the_week():
     assert _rule("Mia is half as tall as her father, who is 70 inches.", 70).band == (0.9, 1.1)
     assert _rule("The tree is 40 feet tall and grows 2 feet a year.", 40).band == (0.9, 1.1)
     assert _rule("He trains 6 days a week for 2 hours.", 6).most == 7
+    assert _rule("She swims 40 hours every month to prepare.", 40).band == (0.8, 1.25)
     assert _rule("After school, she tutors 4 days a week for $15 an hour.", 4).most == 5
 
 
