@@ -18,9 +18,9 @@ import time
 
 import polars as pl
 
+from core.embeddings import Embedder
 from core.schemas import new_sample, samples_frame
 from filters.decontaminate import Decontaminator, bundled_gsm8k_test, decontaminate
-from filters.embeddings import Embedder
 from filters.near_dedup import DEFAULT_THRESHOLD, near_dedup
 
 NAMES = "Ava Ben Cleo Dev Eli Fay Gus Hana Ivan Jo Kai Lena Milo Nia Omar Pia Quin Rosa Sami Tess Uma Vik Wes".split()

@@ -19,3 +19,17 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_embedding_cache(tmp_path_factory):
+    """Every Embedder the tests make (the filters' too) caches under a temporary folder, never ~/.cache."""
+    from core.embeddings import CACHE_ENV
+
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("embedding-cache"))
+    yield
+    if before is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = before

@@ -1,13 +1,13 @@
-"""The Embedder with the real bundled all-MiniLM-L6-v2: same vectors as sentence-transformers, cached by content."""
+"""core.embeddings with the real bundled all-MiniLM-L6-v2: same vectors as sentence-transformers, cached by content."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from core.embeddings import Embedder, EmbeddingCache, model_fingerprint, text_digest
 from core.errors import UserError
 from core.sentence_model import bundled_model_path
-from diversity.embed import Embedder, EmbeddingCache, model_fingerprint, text_digest
 
 TEXTS = [
     "Natalia sold clips to 48 of her friends in April.",
@@ -31,7 +31,7 @@ def test_vectors_match_plain_sentence_transformers_in_input_order(tmp_path, refe
     assert vectors.shape == (4, 384) and vectors.dtype == np.float32
     assert np.linalg.norm(vectors, axis=1) == pytest.approx(np.ones(4), abs=1e-5)
     assert np.abs(vectors - expected).max() < 1e-4
-    assert embedder.embedded_count == 3  # the duplicate was not embedded twice
+    assert embedder.encoded == 3  # the duplicate was not embedded twice
 
 
 def test_second_run_embeds_nothing_and_returns_the_same_vectors(tmp_path):
@@ -39,10 +39,10 @@ def test_second_run_embeds_nothing_and_returns_the_same_vectors(tmp_path):
     vectors = first.embed(TEXTS)
     second = Embedder(cache_dir=tmp_path)  # a new process would start like this: only the cache on disk
     again = second.embed(TEXTS)
-    assert second.embedded_count == 0 and second._model is None  # the model was not even loaded
+    assert second.encoded == 0 and second._model is None  # the model was not even loaded
     np.testing.assert_array_equal(vectors, again)
     second.embed(TEXTS + ["One new text."])
-    assert second.embedded_count == 1
+    assert second.encoded == 1
 
 
 def test_cache_ignores_a_torn_shard_and_compacts(tmp_path):
