@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.embeddings import Embedder, EmbeddingCache, model_fingerprint, text_digest
+from core.embeddings import CACHE_ENV, Embedder, EmbeddingCache, default_cache_dir, model_fingerprint, text_digest
 from core.errors import UserError
 from core.sentence_model import bundled_model_path
 
@@ -39,7 +39,8 @@ def test_second_run_embeds_nothing_and_returns_the_same_vectors(tmp_path):
     vectors = first.embed(TEXTS)
     second = Embedder(cache_dir=tmp_path)  # a new process would start like this: only the cache on disk
     again = second.embed(TEXTS)
-    assert second.encoded == 0 and second._model is None  # the model was not even loaded
+    assert first.encoded == 3 and first.seconds > 0
+    assert second.encoded == 0 and second.seconds == 0 and second._model is None  # the model was not even loaded
     np.testing.assert_array_equal(vectors, again)
     second.embed(TEXTS + ["One new text."])
     assert second.encoded == 1
@@ -82,3 +83,26 @@ def test_a_model_that_cannot_load_is_a_user_error(tmp_path):
     (tmp_path / "not-a-model" / "config.json").write_text("{}")
     with pytest.raises(UserError, match="Could not load the sentence-transformers model"):
         Embedder(model=str(tmp_path / "not-a-model"), cache_dir=tmp_path).embed(["anything"])
+
+
+def test_cache_folder_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"
+    assert Embedder().cache_dir == tmp_path / "mine"  # the filters' default Embedder() too
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("MATHAUG_CACHE", str(tmp_path / "mathaug"))
+    assert default_cache_dir() == tmp_path / "mathaug" / "embeddings"  # beside the local model cache
+    monkeypatch.delenv("MATHAUG_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "mathaug" / "embeddings"
+
+
+def test_an_unwritable_cache_still_embeds(tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # the cache folder cannot be made under a file
+    embedder = Embedder(cache_dir=blocker)
+    vectors = embedder.embed(TEXTS)
+    assert vectors.shape == (4, 384) and embedder.encoded == 3
+    np.testing.assert_array_equal(embedder.embed(TEXTS[:1]), vectors[:1])  # kept in memory for this process
+    assert embedder.encoded == 3
+    assert "Cannot write the embedding cache" in caplog.text
