@@ -106,3 +106,22 @@ def test_an_unwritable_cache_still_embeds(tmp_path, caplog):
     np.testing.assert_array_equal(embedder.embed(TEXTS[:1]), vectors[:1])  # kept in memory for this process
     assert embedder.encoded == 3
     assert "Cannot write the embedding cache" in caplog.text
+
+
+def test_two_runs_sharing_a_cache_keep_each_others_vectors(tmp_path):
+    one, two = EmbeddingCache(tmp_path), EmbeddingCache(tmp_path)  # two processes opened the cache at once
+    one.add([text_digest("a")], np.ones((1, 3), np.float32))
+    two.add([text_digest("b")], np.full((1, 3), 2, np.float32))
+    both = EmbeddingCache(tmp_path)
+    assert both.get([text_digest("a"), text_digest("b")]).tolist() == [[1, 1, 1], [2, 2, 2]]
+    assert not list(tmp_path.glob(".tmp-*"))  # every shard was renamed into place whole
+
+
+def test_an_unreadable_shard_is_skipped(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    cache.add([text_digest("a")], np.ones((1, 3), np.float32))
+    cache.add([text_digest("b")], np.ones((1, 3), np.float32))
+    broken = sorted(tmp_path.glob("vecs-*.npy"))[-1]
+    broken.write_bytes(b"not a numpy file")
+    reloaded = EmbeddingCache(tmp_path)
+    assert text_digest("a") in reloaded and text_digest("b") not in reloaded  # "b" gets embedded again
