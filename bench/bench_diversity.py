@@ -37,8 +37,8 @@ def bench_embedding(count: int, batch_size: int) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
+    from core.embeddings import Embedder
     from core.sentence_model import bundled_model_path
-    from diversity.embed import Embedder
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     texts = gsm8k_texts(count)
@@ -62,7 +62,7 @@ def bench_embedding(count: int, batch_size: int) -> None:
         started = time.perf_counter()
         warm_embedder.embed(texts)
         warm = count / (time.perf_counter() - started)
-        assert cold_embedder.embedded_count == count and warm_embedder.embedded_count == 0
+        assert cold_embedder.encoded == count and warm_embedder.encoded == 0
 
     print(f"  plain SentenceTransformer.encode : {plain:10.1f} embeddings/s")
     print(f"  ours, empty cache                : {cold:10.1f} embeddings/s  (ratio to plain {cold / plain:.2f})")

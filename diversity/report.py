@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis.behaviours import behaviour_table, detect
+from core.embeddings import Embedder
 from diversity import charts, html
-from diversity.embed import Embedder
 from diversity.gain import gain_by_type, mean_or_nan, nearest
 from diversity.run_data import RunData, load_run
 from diversity.select import farthest_first, random_subset, subset_gains
@@ -47,11 +47,11 @@ def build_report(
     run = Path(run_dir)
     data = load_run(run)
     embedder = embedder or Embedder(model, cache_dir)
-    started, embedded_before = time.perf_counter(), embedder.embedded_count
+    started, embedded_before = time.perf_counter(), embedder.encoded
     base_emb = embedder.embed(data.base["text"].to_list())
     new_emb = embedder.embed(data.kept["text"].to_list())
     embedding = {
-        "texts_embedded": embedder.embedded_count - embedded_before,
+        "texts_embedded": embedder.encoded - embedded_before,
         "texts_total": len(base_emb) + len(new_emb),
         "dim": int(base_emb.shape[1]),
         "seconds": round(time.perf_counter() - started, 3),

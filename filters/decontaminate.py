@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from core.embeddings import Embedder
 from core.errors import UserError
 from filters.base import drop_where, kept_mask
-from filters.embeddings import Embedder
 from filters.text import word_ngrams
 
 CONTAMINATED = "contaminated"

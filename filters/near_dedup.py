@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from core.embeddings import Embedder
 from core.schemas import PRIMED_STYLES
 from filters.base import drop_ids, kept_positions
-from filters.embeddings import Embedder
 from filters.text import normalize_text, numbers_in
 
 NEAR_DUPLICATE = "near_duplicate"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from core.embeddings import Embedder
 from core.errors import UserError
 from core.llm.base import LLM
 from filters.base import kept_positions, set_scores
@@ -16,7 +17,6 @@ from filters.best_of_n import label_by_weighted_vote, select_best_of_n
 from filters.decontaminate import DEFAULT_NGRAM, Decontaminator, load_eval_sets
 from filters.decontaminate import DEFAULT_THRESHOLD as DECONTAMINATE_THRESHOLD
 from filters.decontaminate import decontaminate as drop_contaminated
-from filters.embeddings import Embedder
 from filters.near_dedup import DEFAULT_THRESHOLD as DEDUP_THRESHOLD
 from filters.near_dedup import near_dedup
 from filters.scoring import SCORERS, Scorer, make_scorer

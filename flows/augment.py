@@ -104,7 +104,7 @@ async def filter_samples(
 
     score (all samples) -> Muggle labels by score-weighted vote -> answer check -> best-of-N -> exact dedup ->
     near dedup -> decontamination. Each drop keeps its reason, so the funnel shows each filter on its own line.
-    `embedder` (a filters.embeddings.Embedder, perhaps warmed up already) serves both embedding stages.
+    `embedder` (a core.embeddings.Embedder, perhaps warmed up already) serves both embedding stages.
     """
     samples = samples.sort(["parent_id", "type", "variant"])
     if opts.scorer:
@@ -127,7 +127,7 @@ async def filter_samples(
         samples = drop_equation_duplicates(samples)
     if uses_embeddings(opts):
         if embedder is None:
-            from filters.embeddings import Embedder  # numpy and, once it embeds, the sentence model: only when needed
+            from core.embeddings import Embedder  # numpy and, once it embeds, the sentence model: only when needed
 
             embedder = Embedder()
         samples = near_dedup_stage(samples, dedup_threshold=opts.dedup_threshold, problems=problems, embedder=embedder)
@@ -287,10 +287,10 @@ def _post_generation_warm_up(backend: str, opts: FilterOptions) -> tuple[WarmUp,
     loads = [import_module("datasets")]
     embedder = None
     if uses_embeddings(opts):
-        from filters.embeddings import Embedder
+        from core.embeddings import Embedder
 
         embedder = Embedder()
-        loads += [lambda: embedder.model, import_module("faiss")]
+        loads += [lambda: embedder.cache, lambda: embedder.model, import_module("faiss")]  # cache: from disk
     return WarmUp(loads), embedder
 
 

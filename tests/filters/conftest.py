@@ -12,7 +12,7 @@ from core.schemas import new_sample, samples_frame
 
 @pytest.fixture(scope="session")
 def embedder():
-    from filters.embeddings import Embedder
+    from core.embeddings import Embedder
 
     return Embedder(device="cpu")
 

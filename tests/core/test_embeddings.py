@@ -1,13 +1,13 @@
-"""The Embedder with the real bundled all-MiniLM-L6-v2: same vectors as sentence-transformers, cached by content."""
+"""core.embeddings with the real bundled all-MiniLM-L6-v2: same vectors as sentence-transformers, cached by content."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from core.embeddings import CACHE_ENV, Embedder, EmbeddingCache, default_cache_dir, model_fingerprint, text_digest
 from core.errors import UserError
 from core.sentence_model import bundled_model_path
-from diversity.embed import Embedder, EmbeddingCache, model_fingerprint, text_digest
 
 TEXTS = [
     "Natalia sold clips to 48 of her friends in April.",
@@ -31,7 +31,7 @@ def test_vectors_match_plain_sentence_transformers_in_input_order(tmp_path, refe
     assert vectors.shape == (4, 384) and vectors.dtype == np.float32
     assert np.linalg.norm(vectors, axis=1) == pytest.approx(np.ones(4), abs=1e-5)
     assert np.abs(vectors - expected).max() < 1e-4
-    assert embedder.embedded_count == 3  # the duplicate was not embedded twice
+    assert embedder.encoded == 3  # the duplicate was not embedded twice
 
 
 def test_second_run_embeds_nothing_and_returns_the_same_vectors(tmp_path):
@@ -39,10 +39,11 @@ def test_second_run_embeds_nothing_and_returns_the_same_vectors(tmp_path):
     vectors = first.embed(TEXTS)
     second = Embedder(cache_dir=tmp_path)  # a new process would start like this: only the cache on disk
     again = second.embed(TEXTS)
-    assert second.embedded_count == 0 and second._model is None  # the model was not even loaded
+    assert first.encoded == 3 and first.seconds > 0
+    assert second.encoded == 0 and second.seconds == 0 and second._model is None  # the model was not even loaded
     np.testing.assert_array_equal(vectors, again)
     second.embed(TEXTS + ["One new text."])
-    assert second.embedded_count == 1
+    assert second.encoded == 1
 
 
 def test_cache_ignores_a_torn_shard_and_compacts(tmp_path):
@@ -82,3 +83,45 @@ def test_a_model_that_cannot_load_is_a_user_error(tmp_path):
     (tmp_path / "not-a-model" / "config.json").write_text("{}")
     with pytest.raises(UserError, match="Could not load the sentence-transformers model"):
         Embedder(model=str(tmp_path / "not-a-model"), cache_dir=tmp_path).embed(["anything"])
+
+
+def test_cache_folder_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"
+    assert Embedder().cache_dir == tmp_path / "mine"  # the filters' default Embedder() too
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("MATHAUG_CACHE", str(tmp_path / "mathaug"))
+    assert default_cache_dir() == tmp_path / "mathaug" / "embeddings"  # beside the local model cache
+    monkeypatch.delenv("MATHAUG_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "mathaug" / "embeddings"
+
+
+def test_an_unwritable_cache_still_embeds(tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # the cache folder cannot be made under a file
+    embedder = Embedder(cache_dir=blocker)
+    vectors = embedder.embed(TEXTS)
+    assert vectors.shape == (4, 384) and embedder.encoded == 3
+    np.testing.assert_array_equal(embedder.embed(TEXTS[:1]), vectors[:1])  # kept in memory for this process
+    assert embedder.encoded == 3
+    assert "Cannot write the embedding cache" in caplog.text
+
+
+def test_two_runs_sharing_a_cache_keep_each_others_vectors(tmp_path):
+    one, two = EmbeddingCache(tmp_path), EmbeddingCache(tmp_path)  # two processes opened the cache at once
+    one.add([text_digest("a")], np.ones((1, 3), np.float32))
+    two.add([text_digest("b")], np.full((1, 3), 2, np.float32))
+    both = EmbeddingCache(tmp_path)
+    assert both.get([text_digest("a"), text_digest("b")]).tolist() == [[1, 1, 1], [2, 2, 2]]
+    assert not list(tmp_path.glob(".tmp-*"))  # every shard was renamed into place whole
+
+
+def test_an_unreadable_shard_is_skipped(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    cache.add([text_digest("a")], np.ones((1, 3), np.float32))
+    cache.add([text_digest("b")], np.ones((1, 3), np.float32))
+    broken = sorted(tmp_path.glob("vecs-*.npy"))[-1]
+    broken.write_bytes(b"not a numpy file")
+    reloaded = EmbeddingCache(tmp_path)
+    assert text_digest("a") in reloaded and text_digest("b") not in reloaded  # "b" gets embedded again

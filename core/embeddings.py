@@ -1,33 +1,43 @@
-"""Sentence embeddings with a content-hash cache, so a text is embedded once per model, ever.
+"""Sentence embeddings with a content-hash disk cache, so a text is embedded once per model, ever.
 
-Vectors are L2-normalised, so the squared distance between two of them is 2 - 2·cos and lies in [0, 4].
+One `Embedder` serves the filters (near-dedup, decontamination) and the diversity report; `core.sentence_model`
+loads the model. Vectors are L2-normalised float32, so an inner product is a cosine similarity and the squared
+distance between two of them is 2 - 2·cos, in [0, 4].
 The cache is a folder per model holding shards (``keys-<n>.npy``: (n, 32) uint8 SHA-256 digests of the texts,
 ``vecs-<n>.npy`` with their float32 vectors); each call that embeds something new writes one more shard
-atomically, and a reader loads every shard. Texts not in the cache are de-duplicated, sorted by length
-(so each batch pads little) and encoded with sentence-transformers on the GPU when there is one.
+atomically (so concurrent runs never see half a shard), and a reader loads every shard. Texts not in the cache
+are de-duplicated, sorted by length (so each batch pads little) and encoded with sentence-transformers on the GPU
+when there is one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from core.llm.local import cache_root
 from core.sentence_model import bundled_model_path, load_sentence_model
 
+CACHE_ENV = "MATHAUG_EMBEDDING_CACHE"  # the embedding cache's folder, if set (tests point it at a temporary one)
 _CHUNK = 4096  # texts per encode() call, so a crash loses at most one chunk of work
 _MAX_SHARDS = 64  # compact the cache into one shard beyond this many
 
+log = logging.getLogger(__name__)
+
 
 def default_cache_dir() -> Path:
-    """~/.cache/mathaug/embeddings (or under $XDG_CACHE_HOME): shared by runs, so base problems embed once."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "mathaug" / "embeddings"
+    """$MATHAUG_EMBEDDING_CACHE, else <mathaug cache>/embeddings (~/.cache/mathaug, moved by $MATHAUG_CACHE or
+    $XDG_CACHE_HOME): shared by runs, so the GSM8K questions and base problems embed once."""
+    folder = os.environ.get(CACHE_ENV)
+    return Path(folder).expanduser() if folder else cache_root() / "embeddings"
 
 
 def text_digest(text: str) -> bytes:
@@ -56,6 +66,7 @@ class EmbeddingCache:
         self._row: dict[bytes, int] = {}
         self._vectors: list[np.ndarray] = []  # loaded shards, concatenated lazily
         self._matrix: np.ndarray | None = None
+        self._warned = False
         self._load()
 
     def _shards(self) -> list[tuple[Path, Path]]:
@@ -69,8 +80,10 @@ class EmbeddingCache:
     def _load(self) -> None:
         offset = 0
         for keys_path, vecs_path in self._shards():
-            keys = np.load(keys_path)
-            vecs = np.load(vecs_path)
+            try:
+                keys, vecs = np.load(keys_path), np.load(vecs_path)
+            except (OSError, ValueError):  # compacted away by another run meanwhile, or unreadable: embed again
+                continue
             if keys.ndim != 2 or keys.shape[1] != 32 or len(keys) != len(vecs):
                 continue  # a torn or foreign shard: ignore it, its texts get embedded again
             for i, key in enumerate(_digests_of(keys)):
@@ -101,10 +114,31 @@ class EmbeddingCache:
         """Persist new vectors as one shard (written to temporary names, then renamed into place)."""
         if not len(digests):
             return []
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        try:
+            written = self._write(digests, vectors)
+        except OSError as exc:  # a read-only or full disk: the vectors still serve this process
+            if not self._warned:
+                log.warning(
+                    "Cannot write the embedding cache in %s (%s); set %s to a writable folder.",
+                    self.folder,
+                    exc,
+                    CACHE_ENV,
+                )
+                self._warned = True
+            written = []
+        offset = sum(len(v) for v in self._vectors)
+        for i, key in enumerate(digests):
+            self._row.setdefault(key, offset + i)
+        self._vectors.append(vectors)
+        if len(self._vectors) > _MAX_SHARDS:
+            self._compact()
+        return written
+
+    def _write(self, digests: Sequence[bytes], vectors: np.ndarray) -> list[Path]:
         self.folder.mkdir(parents=True, exist_ok=True)
         # raw uint8 rows, not numpy's "S32", which drops a digest's trailing zero bytes
         keys = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), 32)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         name = f"{len(self._shards()):06d}-{uuid.uuid4().hex[:8]}.npy"
         written = []
         for prefix, array in (("vecs-", vectors), ("keys-", keys)):  # keys last: a shard counts once both exist
@@ -113,12 +147,6 @@ class EmbeddingCache:
                 np.save(handle, array)
             os.replace(tmp, self.folder / f"{prefix}{name}")
             written.append(self.folder / f"{prefix}{name}")
-        offset = sum(len(v) for v in self._vectors)
-        for i, key in enumerate(digests):
-            self._row.setdefault(key, offset + i)
-        self._vectors.append(vectors)
-        if len(self._vectors) > _MAX_SHARDS:
-            self._compact()
         return written
 
     def _compact(self) -> None:
@@ -140,10 +168,11 @@ def _digests_of(keys: np.ndarray) -> list[bytes]:
 
 
 class Embedder:
-    """Embeds texts with a sentence-transformers model, caching every vector by the text's SHA-256.
+    """Embeds texts with a sentence-transformers model, caching every vector on disk by the text's SHA-256.
 
-    ``embedded_count`` counts the texts this instance actually ran through the model (cache misses after
-    de-duplication); a second report over the same texts leaves it at 0 and never loads the model.
+    `embed(texts)` -> (len(texts), dim) float32 unit vectors in input order. `encoded` counts the texts this
+    instance ran through the model (cache misses after de-duplication) and `seconds` the time that took: a second
+    run over the same texts leaves both at 0 and never loads the model. The cache is read on the first `embed`.
     """
 
     def __init__(
@@ -153,14 +182,21 @@ class Embedder:
         device: str | None = None,
         batch_size: int = 64,
         sentence_model=None,  # an already loaded SentenceTransformer for `model` (it is then not loaded again)
-    ):
+    ) -> None:
         self.model_name = model or bundled_model_path()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.cache = EmbeddingCache(self.cache_dir / model_fingerprint(self.model_name))
         self.device = device
         self.batch_size = batch_size
-        self.embedded_count = 0
+        self.encoded = 0
+        self.seconds = 0.0
         self._model = sentence_model
+        self._cache: EmbeddingCache | None = None
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        if self._cache is None:
+            self._cache = EmbeddingCache(self.cache_dir / model_fingerprint(self.model_name))
+        return self._cache
 
     @property
     def model(self):
@@ -171,7 +207,7 @@ class Embedder:
     @property
     def dim(self) -> int:
         cached = self.cache.dim
-        return cached if cached is not None else int(self.model.get_sentence_embedding_dimension())
+        return cached if cached is not None else int(self.model.get_embedding_dimension())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalised, in input order."""
@@ -186,6 +222,7 @@ class Embedder:
             order = sorted(missing, key=lambda d: len(missing[d]), reverse=True)
             for start in range(0, len(order), _CHUNK):
                 chunk = order[start : start + _CHUNK]
+                began = time.perf_counter()
                 vectors = self.model.encode(
                     [missing[d] for d in chunk],
                     batch_size=self.batch_size,
@@ -193,6 +230,7 @@ class Embedder:
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
+                self.seconds += time.perf_counter() - began
                 self.cache.add(chunk, np.asarray(vectors, dtype=np.float32))
-                self.embedded_count += len(chunk)
+                self.encoded += len(chunk)
         return self.cache.get(digests)
