@@ -63,6 +63,8 @@ NARROW_CUES: list[
     # speeds: "50 miles per hour", "60 mph", "8 km/h"; a car trip does not need 100 mph
     (re.compile(r"\s*(?:mph|km/h|kph|(?:miles|kilometers|km)\s+(?:per|an|a)\s+hour)\b", _I), None, RATE_BAND, None,
      "a speed"),
+    # "5 days a week": a week has 7
+    (re.compile(r"\s+days?\s+(?:a|per|each|every|in\s+a)\s+week\b", _I), None, None, 7, "days in a week"),
     # a count per unit of time or per event: "3 eggs each per day", "2 goals a game", "4 laps every hour"
     (re.compile(r"(?:\s+[a-z]+){0,3}?\s+(?:each\s+)?(?:per|a|an|each|every)\s+(?:day|week|month|year|game|match|"
                 r"hour|minute|hen|chicken|cow|person|student|child|kid)\b", _I), None, RATE_BAND, None,
@@ -74,8 +76,6 @@ NARROW_CUES: list[
      RATE_BAND, 30, "a tip"),
     (re.compile(r"\s*%?\s*(?:percent\s+)?(?:\w+\s+)?(?:interest|commission)\b", _I),
      re.compile(r"\b(?:interest|commission)(?:\s+rate)?\s+(?:of|is)\s*$", _I), RATE_BAND, 30, "an interest rate"),
-    # "5 days a week": a week has 7
-    (re.compile(r"\s+days?\s+(?:a|per|each|every|in\s+a)\s+week\b", _I), None, None, 7, "days in a week"),
 ]  # fmt: skip
 
 # (cue after the number, cue anywhere in its sentence, band, cap): as NARROW_CUES, where the words that tell what the
