@@ -33,6 +33,7 @@ from fractions import Fraction
 
 from augmenters.base import AugmentConfig, few_shot_messages, finish_response, reply_reason, solve
 from augmenters.numbers_in_text import TextNumber, find_numbers, implied_values, word_numbers
+from augmenters.percent_use import percent_misused
 from augmenters.perturb_draw import (
     CheckedProgram,
     Perturbation,
@@ -50,14 +51,8 @@ from augmenters.program_eval import (
     parse_program,
     run_program,
 )
-from augmenters.solution_program import (
-    MarkProgram,
-    allowed_literals,
-    build_from_marks,
-    percent_misused,
-    read_marks,
-    write_solution,
-)
+from augmenters.solution_program import MarkProgram, allowed_literals, build_from_marks, read_marks
+from augmenters.solution_text import write_solution
 from core.answers import answers_equal, parse_number
 from core.llm.base import LLM, Completion, Message
 from core.schemas import new_sample

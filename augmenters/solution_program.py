@@ -26,7 +26,8 @@ A small number written once but used as more than one operand ("a 2-hour drive e
 told apart from a count the words imply: it stays fixed (written into the program as a literal, not an input).
 
 The solution's text is kept with a map from each number written in it to the quantity it shows (`MarkProgram.shown`),
-so that a perturbed question gets its reference solution rewritten with the new values (`write_solution`).
+so that a perturbed question gets its reference solution rewritten with the new values
+(`augmenters.solution_text`; percentages are checked by `augmenters.percent_use`).
 Parsing a mark uses `ast.parse` on its left side only to read the arithmetic; nothing is ever evaluated here.
 """
 
@@ -39,15 +40,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from augmenters.numbers_in_text import find_numbers, implied_values, word_numbers, word_values
-from augmenters.program_eval import DEFAULT_LIMITS, Number, ProgramError, answer_string, parse_program, run_program
+from augmenters.numbers_in_text import find_numbers, implied_values, word_numbers
+from augmenters.percent_use import computes_percent, is_percent_form, percent_misused
+from augmenters.program_eval import DEFAULT_LIMITS, ProgramError, answer_string, parse_program, run_program
+from augmenters.solution_text import EQUALS_RE, PROSE_LEFT_RE, shown_numbers
 from core.answers import parse_number
 from core.numbers import parse_decimal
 
-_EQUALS_RE = re.compile(r"=\s*\$?\s*(\d[\d,]*(?:\.\d+)?)")
-_SOLUTION_NUMBER_RE = re.compile(
-    r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|(?<![\d.,])\d+(?:\.\d+)?(?!\d)|(?<![\d.,])\.\d+(?!\d)"
-)
 _ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop)
 # values that may be a count a word implies as well as a written quantity: one written value used twice is frozen
 _COUNTLIKE = frozenset([Fraction(n) for n in range(13)] + [Fraction(n) for n in (16, 24, 30, 36, 52, 60, 100, 365)])
@@ -74,11 +73,10 @@ def read_marks(calculations: list[str] | None) -> list[tuple[str, Fraction | Non
 
 def prose_results(solution: str | None) -> set[Fraction]:
     """Every number written right after an "=" in a solution ("100% - 40% = 60%" gives 60)."""
-    values = {parse_number(m) for m in _EQUALS_RE.findall(solution or "")}
+    values = {parse_number(m) for m in EQUALS_RE.findall(solution or "")}
     return {v for v in values if v is not None}
 
 
-_PROSE_LEFT_RE = re.compile(r"[\d\s.,+\-*/x×÷()$%]*$")
 _OPERATOR_RE = re.compile(r"\d\s*\)?\s*[-+*/]\s*\(?\s*\d")
 
 
@@ -86,8 +84,8 @@ def prose_equations(solution: str | None) -> list[tuple[Fraction, str]]:
     """Calculations the solution writes in plain arithmetic ("64/4 = 16 units", "30% + 40% = 70%"), marked or not:
     (result, left side as a mark would write it), in order."""
     found: list[tuple[Fraction, str]] = []
-    for m in _EQUALS_RE.finditer(solution or ""):
-        left = _PROSE_LEFT_RE.search(solution[: m.start()]).group()
+    for m in EQUALS_RE.finditer(solution or ""):
+        left = PROSE_LEFT_RE.search(solution[: m.start()]).group()
         left = left.lstrip(" .,+-*/x×÷)").replace("$", "").replace("%", "").replace(",", "")
         left = left.replace("×", "*").replace("÷", "/").replace("x", "*").strip()
         result = parse_number(m.group(1))
@@ -216,7 +214,7 @@ class _Reader:
         step = f"step{len(self.named) + 1}"
         if self.expressions.setdefault(result, text) != text:
             self.same.setdefault(result, []).append(step)
-        if _computes_percent(expr, self.percent_inputs | self.percent_steps):
+        if computes_percent(expr, self.percent_inputs | self.percent_steps):
             self.percent_steps.add(step)
         self.results.setdefault(result, step)
         self.named.append((expr, result))
@@ -261,61 +259,12 @@ class _Reader:
         return ast.BinOp(self.name_leaves(mark, node.left), node.op, self.name_leaves(mark, node.right))
 
 
-def _is_hundred(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and type(node.value) in (int, float) and Fraction(str(node.value)) == 100
-
-
-def _percent_leaf(node: ast.expr, percent_names: set[str]) -> bool:
-    return isinstance(node, ast.Name) and node.id in percent_names
-
-
-def percent_misused(tree: ast.AST, percent_names: set[str]) -> str | None:
-    """The first name of `percent_names` (numbers written with "%") used other than as a percentage, else None.
-
-    A percentage p may appear as p / 100 (also inside a product: `price * p / 100`), p * 0.01, 100 - p, 100 + p,
-    or added to / subtracted from another percentage."""
-    parents: dict[int, ast.AST] = {}
-    for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in percent_names):
-            continue
-        if not _used_as_percent(node, parents, percent_names):
-            return node.id
-    return None
-
-
-def _used_as_percent(node: ast.AST, parents: dict[int, ast.AST], percent_names: set[str]) -> bool:
-    parent = parents.get(id(node))
-    # 100 - p, p + q: still a percentage; follow it up
-    combined = False
-    while isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add | ast.Sub):
-        other = parent.right if parent.left is node else parent.left
-        if not (_is_hundred(other) or _percent_leaf(other, percent_names)):
-            break
-        node, parent, combined = parent, parents.get(id(parent)), True
-    if combined and isinstance(parent, ast.Expression):
-        # a whole mark "100 - 20 = 80": its result is a percentage step, checked where a later mark uses it
-        return True
-    while isinstance(parent, ast.BinOp):
-        other = parent.right if parent.left is node else parent.left
-        if isinstance(parent.op, ast.Div) and parent.left is node and _is_hundred(parent.right):
-            return True
-        if isinstance(parent.op, ast.Mult) and isinstance(other, ast.Constant) and other.value == 0.01:
-            return True
-        if not (isinstance(parent.op, ast.Mult) or (isinstance(parent.op, ast.Div) and parent.left is node)):
-            return False
-        node, parent = parent, parents.get(id(parent))
-    return False
-
-
 def _statements(expr: ast.expr, name: str) -> list[str]:
     """`name = expr` as one statement per operation: `name_1 = a * b`, then `name = name_1 - c`."""
     out: list[str] = []
 
     def flat(node: ast.expr, top: bool) -> ast.expr:
-        if isinstance(node, ast.BinOp) and not _is_percent_form(node):
+        if isinstance(node, ast.BinOp) and not is_percent_form(node):
             node = ast.BinOp(flat(node.left, False), node.op, flat(node.right, False))
             if not top:
                 temp = f"{name}_{len(out) + 1}"
@@ -327,10 +276,6 @@ def _statements(expr: ast.expr, name: str) -> list[str]:
 
     top = flat(expr, True)
     return out + [f"{name} = {ast.unparse(top)}"]
-
-
-def _is_percent_form(node: ast.BinOp) -> bool:
-    return isinstance(node.op, ast.Div) and isinstance(node.left, ast.Name) and _is_hundred(node.right)
 
 
 MAX_READINGS = 32  # readings of the numbers that are both a result and a given number tried per problem
@@ -431,10 +376,10 @@ def _build(
         for v, name in reader.inputs.items()
         if reader.uses[name] > reader.written[v] and (v in _COUNTLIKE or v in reader.implied)
     }
-    shown, more, at = _shown(solution, reader, frozen)
+    shown, more, at = shown_numbers(solution, reader, frozen)
     if more:  # an input the solution's text also writes as a constant: it stays fixed
         frozen |= more
-        shown, _, at = _shown(solution, reader, frozen)
+        shown, _, at = shown_numbers(solution, reader, frozen)
     header = [f"{name} = {reader.literals[name]}" for name in reader.inputs.values() if name not in frozen]
     steps: list[str] = []
     for i, (expr, _) in enumerate(named, start=1):
@@ -522,138 +467,6 @@ class _Freeze(ast.NodeTransformer):
         return node
 
 
-def _computes_percent(expr: ast.expr, percent_names: set[str]) -> bool:
-    """`100 - p` or `p + q`: a mark whose result is itself a percentage."""
-    if not (isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add | ast.Sub)):
-        return False
-    sides = (expr.left, expr.right)
-    return all(_is_hundred(s) or _percent_leaf(s, percent_names) or _computes_percent(s, percent_names) for s in sides)
-
-
-# words of a solution that say a factor: if the factor's value changes, the word is stale
-_FACTOR_WORDS = {"twice": Fraction(2), "double": Fraction(2), "doubled": Fraction(2), "triple": Fraction(3),
-                 "tripled": Fraction(3), "thrice": Fraction(3), "quadruple": Fraction(4)}  # fmt: skip
-
-
-def _shown(
-    solution: str | None, reader: _Reader, frozen: set[str]
-) -> tuple[dict[Fraction, tuple[str, Fraction] | None], set[str], dict[int, tuple[str, Fraction] | None]]:
-    """What each number written in the solution's text shows, so it can be rewritten for new values; and the
-    inputs whose value the text also writes as a constant (they must stay fixed)."""
-    shown: dict[Fraction, tuple[str, Fraction] | None] = {}
-    to_freeze: set[str] = set()
-    at: dict[int, tuple[str, Fraction] | None] = {}
-    aligned = _aligned(solution or "", reader, frozen)
-    if any(c.isdigit() for c in _SOLUTION_NUMBER_RE.sub(" ", solution or "")):
-        raise ProgramError("unexplained_number", "the solution writes a number in a form we cannot rewrite")
-    changing = set(reader.results) | {v for v, name in reader.inputs.items() if name not in frozen}
-    # "Two zones", "24 dozen", or "He gets paid twice a month" for the question's "2 times a month": the word
-    # would stay while the number changes. An input the words name stays fixed; a computed value refuses.
-    said = word_values(solution or "") | {
-        f for w, f in _FACTOR_WORDS.items() if re.search(rf"\b{w}\b", solution or "", re.I)
-    }
-    if stale := said & changing:
-        if stale & set(reader.results):
-            raise ProgramError("stale_solution_text", f"the solution's words say {min(stale)}, a value that changes")
-        to_freeze |= {reader.inputs[v] for v in stale}
-    for m in _SOLUTION_NUMBER_RE.finditer(solution or ""):
-        value = Fraction(m.group().replace(",", ""))
-        # "$15 x 5" where the question's $ is on the 5: the text pairs units and numbers otherwise than the
-        # question does, and rewriting it would print "$30 x 5"
-        if (solution or "")[max(0, m.start() - 2) : m.start()].strip().endswith("$") and value in reader.counts_only:
-            name = reader.inputs[value]
-            if name not in frozen:
-                raise ProgramError("stale_solution_text", f"the solution writes ${m.group()}, a count in the question")
-        if value in shown:
-            continue
-        meanings: set[tuple[str, Fraction] | None] = set()
-        if value in reader.results and value not in reader.repeated:
-            meanings.add((reader.results[value], Fraction(1)))
-        if value in reader.inputs:
-            name = reader.inputs[value]
-            meanings.add(None if name in frozen else (name, Fraction(1)))
-        if value in reader.percents:
-            meanings.add((reader.percents[value], Fraction(1, 100)))
-        if value in reader.constants or (value in reader.allowed and not meanings):
-            meanings.add(None)
-        if value in reader.decided:  # a result that a word's value may also be: only its calculations tell
-            meanings.add(None)
-        if value in reader.repeated:
-            raise ProgramError("ambiguous_number", f"{value} is the result of more than one calculation")
-        if not meanings:
-            raise ProgramError("unexplained_number", f"the solution writes {m.group()}, which nothing explains")
-        inputs = {meaning for meaning in meanings if meaning is not None and meaning[0] in reader.literals}
-        if len(meanings) == 2 and None in meanings and len(inputs) == 1 and inputs.pop()[1] == 1:
-            to_freeze.add(reader.inputs[value])
-            meanings = {None}
-        if len(meanings) > 1:
-            if m.start() in aligned and aligned[m.start()] in meanings:
-                at[m.start()] = aligned[m.start()]  # this one occurrence is read off its calculation
-                continue
-            raise ProgramError("ambiguous_number", f"the solution's {m.group()} may show more than one quantity")
-        shown[value] = meanings.pop()
-    return shown, to_freeze, at
-
-
-def _aligned(solution: str, reader: _Reader, frozen: set[str]) -> dict[int, tuple[str, Fraction] | None]:
-    """Offset of each number written in a calculation of the text ("3 x 4 = 12") that matches the next mark in
-    order (same result; the text's operands the mark's last ones) -> what the mark's number there stands for."""
-    out: dict[int, tuple[str, Fraction] | None] = {}
-    k = 0
-    for m in _EQUALS_RE.finditer(solution):
-        left = _PROSE_LEFT_RE.search(solution[: m.start()])
-        written = [
-            (n.start(), Fraction(n.group().replace(",", "")))
-            for n in _SOLUTION_NUMBER_RE.finditer(solution, left.start(), m.start())
-        ]
-        result = parse_number(m.group(1))
-        for j in range(k, len(reader.mark_leaves)):
-            leaves, mark_result, step = reader.mark_leaves[j]
-            tail = leaves[len(leaves) - len(written) :] if written else []
-            if mark_result != result or not written or [v for v, _ in tail] != [v for _, v in written]:
-                continue
-            for (start, _), (_, meaning) in zip(written, tail, strict=True):
-                out[start] = None if meaning is not None and meaning[0] in frozen else meaning
-            out[m.start(1)] = (step, Fraction(1))
-            k = j + 1
-            break
-    return out
-
-
 def program_from_solution(question: str, solution: str | None, calculations: list[str] | None, gold: str) -> str:
     """The program source of `build_from_marks`."""
     return build_from_marks(question, solution, calculations, gold).source
-
-
-def _format(value: Fraction, written: str) -> str:
-    """`value` written like `written` was: thousands commas, and as many decimals where they fit."""
-    places = len(written.partition(".")[2])
-    if places and (value * 10**places).denominator == 1:
-        whole, part = divmod(abs(value * 10**places).numerator, 10**places)
-        head = f"{whole:,}" if "," in written else str(whole)
-        return ("-" if value < 0 else "") + f"{head}.{str(part).rjust(places, '0')}"
-    if value.denominator == 1 and "," in written:
-        return f"{value.numerator:,}"
-    return answer_string(value)
-
-
-def write_solution(
-    solution: str,
-    shown: dict[Fraction, tuple[str, Fraction] | None],
-    env: dict[str, Number],
-    at: dict[int, tuple[str, Fraction] | None] | None = None,
-) -> str:
-    """The reference solution's text with every number it writes replaced by that quantity's value in `env`
-    (`at`: what the number at an offset shows, where its value alone cannot tell)."""
-
-    def new(m: re.Match) -> str:
-        if at and m.start() in at:
-            meaning = at[m.start()]
-        else:
-            meaning = shown.get(Fraction(m.group().replace(",", "")))
-        if meaning is None:
-            return m.group()
-        name, factor = meaning
-        return _format(Fraction(env[name]) * factor, m.group())
-
-    return _SOLUTION_NUMBER_RE.sub(new, solution)
