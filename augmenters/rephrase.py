@@ -10,6 +10,7 @@ import asyncio
 import re
 
 from augmenters.base import AugmentConfig, few_shot_messages, finish_response, reply_reason, solve
+from augmenters.numbers_in_text import find_numbers, word_values
 from core.answers import normalize_answer
 from core.llm.base import LLM
 from core.schemas import new_sample
@@ -35,11 +36,16 @@ _PREFIX = re.compile(r"^\s*(rewritten problem|rephrased question|rephrased probl
 
 
 def parse_rephrasing(text: str, original: str) -> str | None:
-    """The rewritten question, or None when the reply is empty, unchanged, or not a question."""
+    """The rewritten question, or None when the reply is empty, unchanged, not a question, or drops a number of the
+    original (a rephrasing keeps every given quantity, in digits or in words; a reply about something else, which a
+    weak model may write and whose lucky answer may match the gold, keeps none)."""
     text = _PREFIX.sub("", text.strip()).strip().strip('"').strip()
     if len(text) < 10 or "?" not in text and not text.rstrip().endswith("."):
         return None
     if " ".join(text.lower().split()) == " ".join(original.lower().split()):
+        return None
+    given = {n.value for n in find_numbers(original)}
+    if not given <= {n.value for n in find_numbers(text)} | word_values(text):
         return None
     return text
 
