@@ -9,11 +9,10 @@ answer must be (`target`); the answer filter downstream decides keep or drop. Ro
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from core.answers import explicit_answer, extract_answer
-from core.llm.base import LLM, Completion, GenParams, Message
+from core.llm.base import LLM, Completion, GenParams, Message, derived_seed
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,10 @@ class AugmentConfig:
         self, *, temperature: float | None = None, max_tokens: int | None = None, seed_key: str = ""
     ) -> GenParams:
         """Sampling params; the seed is derived from the run seed and `seed_key` so replays ask the same."""
-        digest = hashlib.sha256(f"{self.seed}:{seed_key}".encode()).digest()
         return GenParams(
             temperature=self.temperature if temperature is None else temperature,
             max_tokens=self.max_tokens if max_tokens is None else max_tokens,
-            seed=int.from_bytes(digest[:4], "big") & 0x7FFFFFFF,
+            seed=derived_seed(self.seed, seed_key),
         )
 
 

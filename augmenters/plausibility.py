@@ -120,15 +120,15 @@ def number_rule(text: str, number: TextNumber) -> NumberRule:
     before = text[max(0, number.start - WINDOW) : number.start]
     if before.endswith("$"):
         before = before[:-1]
+    sentence = _sentence(text, number.start, number.end)
     for where, cue, why in FIXED_CUES:
         if where == "after" and cue.match(text, number.end):
             return NumberRule(fixed=why)
         if where == "before" and cue.search(before):
             return NumberRule(fixed=why)
-        if where == "sentence" and cue.search(_sentence(text, number.start, number.end)):
+        if where == "sentence" and cue.search(sentence):
             if re.match(r"\s*(?:miles?|kilometers?|km)\b", text[number.end :], _I):
                 return NumberRule(fixed=why)
-    sentence = _sentence(text, number.start, number.end)
     for after, sentence_cue, band, cap, _why in SENTENCE_CUES:
         if after.match(text, number.end) and sentence_cue.search(sentence):
             return NumberRule(band=band, most=cap)

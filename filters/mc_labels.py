@@ -19,7 +19,6 @@ Neutral steps (some rollouts reach the gold, some do not) are what the scorer's 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,7 +26,7 @@ import polars as pl
 
 from core.answers import answers_equal, explicit_answer
 from core.errors import UserError
-from core.llm.base import LLM, Completion, GenParams, Message
+from core.llm.base import LLM, Completion, GenParams, Message, derived_seed
 from filters.scoring import aggregate_steps, split_steps
 
 NEUTRAL_CHOICES = ("soft", "positive", "negative")
@@ -138,9 +137,7 @@ def rollout_params(seed: int, key: str, temperature: float, max_tokens: int) -> 
     """Params per prefix, the seed derived from the run seed, a key (the sample id) and the prefix index."""
 
     def params(i: int) -> GenParams:
-        digest = hashlib.sha256(f"{seed}:{key}:mc:{i}".encode()).digest()
-        seed_i = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-        return GenParams(temperature=temperature, max_tokens=max_tokens, seed=seed_i)
+        return GenParams(temperature=temperature, max_tokens=max_tokens, seed=derived_seed(seed, f"{key}:mc:{i}"))
 
     return params
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,7 +27,7 @@ from prefect import flow, get_run_logger
 from core.answers import answers_equal, explicit_answer
 from core.errors import UserError
 from core.journal import Journal
-from core.llm.base import LLM, Completion, GenParams
+from core.llm.base import LLM, Completion, GenParams, derived_seed
 from core.run_files import check_resume_settings
 from flows.command import FlowCommand
 from flows.options import (
@@ -83,8 +82,7 @@ def problems_and_check(spec: str, limit: int | None, seed: int) -> tuple[pl.Data
 
 def problem_params(base: GenParams, problem_id: str) -> GenParams:
     """The run's params with a seed of the problem's own, so a resumed run asks each problem as the first run did."""
-    digest = hashlib.sha256(f"{base.seed}:{problem_id}".encode()).digest()
-    return dataclasses.replace(base, seed=int.from_bytes(digest[:4], "big") & 0x7FFFFFFF)
+    return dataclasses.replace(base, seed=derived_seed(base.seed, problem_id))
 
 
 async def sample_attempts(llm: LLM, rows: list[dict], k: int, params: GenParams, journal: Journal) -> list[str]:
