@@ -100,7 +100,7 @@ async def sample_attempts(llm: LLM, rows: list[dict], k: int, params: GenParams,
         try:
             outs = await llm.chat(reasoning_messages(row["question"]), n=k, params=problem_params(params, row["id"]))
         except Exception as exc:  # noqa: BLE001 - one failed problem must not end the run; asked again next run
-            failures.append(f"{row['id']}: {type(exc).__name__}: {exc}"[:300])
+            failures.append(f"{row['id']}: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:300])
             return
         await writer.append_durably(row["id"], JOURNAL_KEY, [dataclasses.asdict(c) for c in outs])
         await progress.advance()
