@@ -10,6 +10,9 @@ that message, a permanent failure like a server's "maximum context length" error
 Rate limits: `max_in_flight` answers 429 to a request that arrives while that many are being served (a server
 with that capacity); `burst_429=(after, count)` answers 429 to `count` requests after the first `after`; each 429
 carries `Retry-After: retry_after` when given. `arrivals` holds (time.monotonic(), status) of every chat request.
+
+`hold_after=k` answers the first k chat requests, then holds every later one until `release()` (or the server's
+end): a run stopped mid-way cannot have finished first, however slow the machine.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class FakeOpenAI:
         max_in_flight: int | None = None,
         burst_429: tuple[int, int] | None = None,
         retry_after: str | None = None,
+        hold_after: int | None = None,
     ) -> None:
         """`answer_for(user_text) -> str | None` picks the final answer (default: the first number in the text)."""
         unknown = set(faults) - set(self.FAULTS)
@@ -64,6 +68,8 @@ class FakeOpenAI:
         self.peak_in_flight = 0
         self.chat_requests = 0
         self.arrivals: list[tuple[float, int]] = []
+        self.hold_after = hold_after
+        self._released = threading.Event()
         self._lock = threading.Lock()
         server = self
 
@@ -110,6 +116,8 @@ class FakeOpenAI:
                         server.fault_counts["400"] += 1
                     return self._send(400, json.dumps({"error": {"message": rejection}}).encode())
                 fault = server._next_fault()
+                if server.hold_after is not None and server.requests > server.hold_after:
+                    server._released.wait()
                 time.sleep(server.delay_s + (server.stall_s if fault == "timeout" else 0.0))
                 if fault == "disconnect":
                     self.close_connection = True
@@ -171,11 +179,16 @@ class FakeOpenAI:
             self.fault_counts[kind] += 1
             return kind
 
+    def release(self) -> None:
+        """Answer the held requests and every later one."""
+        self._released.set()
+
     def __enter__(self) -> FakeOpenAI:
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.release()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -101,7 +101,9 @@ def test_sigterm_mid_run_exits_within_10_s_and_the_same_command_resumes(
     prefect_server, reference_run, answer_for, tmp_path
 ):
     out = tmp_path / "run"
-    with FakeOpenAI(delay_s=0.5, answer_for=answer_for) as server:  # slow enough that the run is mid-way
+    # 9 requests answered, the rest held: at least 3 of the first 9 are one-request pairs (only 6 pairs start with a
+    # rephrasing), and at most 9 of the 18 pairs can finish, so the run is mid-way when the signal comes
+    with FakeOpenAI(answer_for=answer_for, hold_after=TOTAL_PAIRS // 2) as server:
         cmd = flows_cmd(*augment_args(server.url, out))
         proc = start(cmd, prefect_server.env)
         try:
@@ -117,6 +119,7 @@ def test_sigterm_mid_run_exits_within_10_s_and_the_same_command_resumes(
         kept = journal_pairs(out)
         assert 3 <= len(kept) < TOTAL_PAIRS and most_repeated(kept) == 1
 
+        server.release()
         resumed = flows(prefect_server, *augment_args(server.url, out))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_matches_reference(out, reference_run)
