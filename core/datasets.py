@@ -25,6 +25,7 @@ BUNDLED = {"train": "gsm8k_train_sample.jsonl", "test": "gsm8k_test_sample.jsonl
 HUB_DATASET = "openai/gsm8k"
 _CALCULATOR = re.compile(r"<<([^<>]*)>>")  # GSM8K's calculator annotations: 48/2 = <<48/2=24>>24
 _LONG_NUMBER = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
+_PLAIN_INTEGER = re.compile(r"-?[1-9]\d{0,14}|0")
 log = logging.getLogger(__name__)
 
 
@@ -56,6 +57,8 @@ def _final_answer(raw: object, i: int, where: str) -> tuple[str | None, str]:
     if not raw.strip():
         raise UserError(f"Row {i} of {where} has an empty 'answer'; give text like 'steps #### 72'.")
     solution, final = raw.rsplit("####", 1) if "####" in raw else (None, raw)
+    if _PLAIN_INTEGER.fullmatch(final.strip()):  # GSM8K's own form: the general reading below gives the same text
+        return solution, final.strip()
     extracted = extract_answer("#### " + final.strip()) if final.strip() else None
     if (reason := number_refusal(extracted)) is not None:
         raise UserError(f"Row {i} of {where} has a final answer that is too large to read exactly: {reason}.")
@@ -112,7 +115,8 @@ def from_gsm8k_rows(rows: Iterable[dict], source: str, where: str | None = None)
         )
     if duplicates:
         log.warning("%s repeats %d question(s) with the same answer; each is used once.", where, duplicates)
-    return pl.DataFrame(problems, schema=PROBLEM_SCHEMA)
+    # column by column: a frame built row by row makes a series for each row's list of calculations (3x slower)
+    return pl.DataFrame({name: [p[name] for p in problems] for name in PROBLEM_SCHEMA}, schema=PROBLEM_SCHEMA)
 
 
 def _read_jsonl(path: Path, limit: int | None = None) -> Iterator[dict]:

@@ -143,3 +143,23 @@ def test_duplicate_questions_are_reported(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         assert load_problems(str(path)).height == 1
     assert "repeats 1 question" in caplog.text
+
+
+def test_final_answers_read_as_the_general_reader_reads_them():
+    """The fast path for GSM8K's plain integers gives the same answer as the general reading, on seeded answers of
+    every nearby form (signs, leading zeros, commas, decimals, spaces, words)."""
+    import random
+
+    from core.answers import extract_answer, normalize_answer
+    from core.datasets import from_gsm8k_rows
+
+    rng = random.Random(11)
+    forms = [
+        lambda n: str(n), lambda n: f"-{n}", lambda n: f"0{n}", lambda n: f"{n:,}", lambda n: f"{n}.0",
+        lambda n: f" {n} ", lambda n: f"{n}.5", lambda n: f"${n}", lambda n: f"{n} apples", lambda n: f"{n}/4",
+    ]  # fmt: skip
+    finals = ["0", "-0", *(rng.choice(forms)(rng.choice([rng.randrange(10), rng.randrange(10**rng.randrange(1, 16))]))
+                          for _ in range(400))]  # fmt: skip
+    rows = [{"question": f"Question {i}?", "answer": f"Work.\n#### {final}"} for i, final in enumerate(finals)]
+    frame = from_gsm8k_rows(rows, "fuzz")
+    assert frame["answer"].to_list() == [normalize_answer(extract_answer(f"#### {final}")) for final in finals]
