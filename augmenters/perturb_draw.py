@@ -20,7 +20,7 @@ from fractions import Fraction
 from itertools import pairwise
 
 from augmenters.numbers_in_text import TextNumber, replace_numbers
-from augmenters.plausibility import within_caps
+from augmenters.plausibility import DERIVED_RATE_BAND, within_caps
 from augmenters.program_eval import DEFAULT_LIMITS, Limits, Number, Program, ProgramError, RunResult, run_program
 from augmenters.program_flow import input_dependencies, quotient_steps
 
@@ -33,9 +33,9 @@ MAX_RATIO_CHANGE = 2  # the ratio between two numbers of a kind changes at most 
 # original's sizes are realistic, and inputs that each move x1.5 can multiply into a $770 pair of pants
 MIN_SHRINK = Fraction(2, 5)
 MAX_GROWTH = Fraction(5, 2)
-# a step that divides by a quantity that moves (a rate, a share per item, a price per unit) stays within this band
-QUOTIENT_BAND = (Fraction(2, 5), Fraction(5, 2))
-QUOTIENT_RULE = False
+# a step that divides by a quantity that moves (a rate, a share per item, a price per unit: `program_flow`) stays
+# within a derived rate's band (augmenters.plausibility)
+QUOTIENT_BAND = (Fraction(DERIVED_RATE_BAND[0]), Fraction(DERIVED_RATE_BAND[1]))
 # where a step breaks a rule, up to REPAIR_ROUNDS redraws of one value that feeds it, each looking at up to
 # REPAIR_SCAN of that value's choices; at most RUN_BUDGET program runs per perturbation in all
 REPAIR_ROUNDS = 3
@@ -255,7 +255,7 @@ class _Drawer:
         self.checked, self.band, self.limits = checked, band, limits
         self.deps = input_dependencies(checked.program)
         moving = {name for names in checked.groups.values() for name in names}
-        self.quotients = quotient_steps(checked.program, moving) if QUOTIENT_RULE else frozenset()
+        self.quotients = quotient_steps(checked.program, moving)
         self.order = {name: i for i, name in enumerate(_profile(checked.original.trace))}
         self.tied = {total: (a, b) for total, a, b in checked.sums}
         self.runs = 0

@@ -82,6 +82,24 @@ def test_a_quotient_of_two_moving_quantities_is_a_rate() -> None:
     assert quotient_steps(program, {"m"}) == frozenset()
 
 
+def test_the_time_per_item_stays_within_a_rates_band() -> None:
+    checked = _checked(SHIRTS)
+    # 30 minutes for 12 shirts read as 24 minutes for 16: each number within its band, the time per shirt x0.6
+    slower = run_program(checked.program, {"x1": 24, "x2": 16})
+    assert draw.first_failure(checked.original, slower, quotients=frozenset()) is None
+    assert draw.first_failure(checked.original, slower, quotients=frozenset({"step1"})) == "step1"
+    low, high = draw.QUOTIENT_BAND
+    rates = []
+    for seed in range(30):
+        p = draw.sample_perturbation(checked, SHIRTS["question"], random.Random(seed))
+        assert p is not None
+        minutes, shirts, _ = (n.value for n in find_numbers(p.question))
+        rate = minutes / shirts
+        assert Fraction(5, 2) * low <= rate <= Fraction(5, 2) * high
+        rates.append(rate)
+    assert len(set(rates)) >= 3  # the rate still moves
+
+
 # --- every accepted draw keeps every rule (seeded fuzz) ----------------------------------------------------------
 
 _NAMES = ["apples", "pears", "plums", "figs"]
