@@ -9,7 +9,13 @@ Each perturbable value of the question (`CheckedProgram.groups`) gets a new valu
 - in the same order as the other numbers of its kind (plain, money, percentage): if a < b before, a' < b' after.
 Then the program runs on them, and the draw holds only when every quantity it assigns (each operation of a
 program from marks) stays whole / not negative / positive / a short decimal where the original's was, between
-x0.4 and x2.5 of its original size, and under the question's caps (`CheckedProgram.caps`: ages, scores, ...).
+MIN_SHRINK and MAX_GROWTH of its original size (a rate the story implies, a step that divides by a quantity that
+moves, within `plausibility.DERIVED_RATE_BAND`), and under the question's caps (`CheckedProgram.caps`: ages, ...).
+
+Where a draw breaks a rule at some step, the values that feed that step (`program_flow.input_dependencies`) are
+redrawn one at a time among all their choices before the draw is given up: "$20 shared among 4" then finds a new
+total among the multiples of the new number of people, which independent draws rarely hit. A redraw is a draw like
+any other (same choices, same rules, every rule checked again), so it only finds draws that were possible before.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ DEFAULT_BAND = (0.75, 1.5)  # new values between x0.75 and x1.5 the original: th
 MAX_AGE = 100
 MAX_RATIO_CHANGE = 2  # the ratio between two numbers of a kind changes at most this much
 # a positive quantity of the program (each step and the answer) stays between these multiples of the original: the
-# original's sizes are realistic, and inputs that each move x1.5 can multiply into a $770 pair of pants
-MIN_SHRINK = Fraction(2, 5)
-MAX_GROWTH = Fraction(5, 2)
+# original's sizes are realistic, and inputs that each move x1.5 can multiply into a $770 pair of pants, or a
+# difference of two ages grow from 5 to 11 years. x3/5-x5/3 (it was x0.4-x2.5) costs 33 of 3,500 train problems
+# their question (x1/2-x2: 8); a written number moves up to x1.5, so one number alone can still move the answer fully.
+MIN_SHRINK = Fraction(3, 5)
+MAX_GROWTH = Fraction(5, 3)
 # a step that divides by a quantity that moves (a rate, a share per item, a price per unit: `program_flow`) stays
 # within a derived rate's band (augmenters.plausibility)
 QUOTIENT_BAND = (Fraction(DERIVED_RATE_BAND[0]), Fraction(DERIVED_RATE_BAND[1]))

@@ -100,6 +100,34 @@ def test_the_time_per_item_stays_within_a_rates_band() -> None:
     assert len(set(rates)) >= 3  # the rate still moves
 
 
+PAGES = _problem(
+    "Tom read 40 pages on Monday and 55 pages on Tuesday. Each page takes him 3 minutes. How many more minutes did "
+    "he read on Tuesday than on Monday?",
+    "On Tuesday he read 55-40 = 15 more pages.\nThat is 15*3 = 45 more minutes.",
+    ["55-40=15", "15*3=45"],
+    "45",
+)
+
+
+def test_a_difference_of_two_written_numbers_stays_near_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = _checked(PAGES)
+    # 40 and 55 read as 30 and 60: each within its band and in order, but 15 more pages became 30
+    apart = run_program(checked.program, {"x1": 30, "x2": 60})
+    assert draw.first_failure(checked.original, apart) == "step1"
+    with monkeypatch.context() as m:  # the band it had (x0.4-x2.5) let it through
+        m.setattr(draw, "MIN_SHRINK", Fraction(2, 5))
+        m.setattr(draw, "MAX_GROWTH", Fraction(5, 2))
+        assert draw.first_failure(checked.original, apart) is None
+    differences = set()
+    for seed in range(30):
+        p = draw.sample_perturbation(checked, PAGES["question"], random.Random(seed))
+        assert p is not None
+        monday, tuesday = (n.value for n in find_numbers(p.question)[:2])
+        assert 15 * draw.MIN_SHRINK <= tuesday - monday <= 15 * draw.MAX_GROWTH
+        differences.add(tuesday - monday)
+    assert len(differences) >= 3
+
+
 # --- every accepted draw keeps every rule (seeded fuzz) ----------------------------------------------------------
 
 _NAMES = ["apples", "pears", "plums", "figs"]
