@@ -11,6 +11,9 @@ the reason beside it:
 - `QUESTION_CAPS`: a cue anywhere in the question caps every quantity of the program (inputs, steps, answer) that
   was under the cap in the original: ages stay at most 100, test scores at most 100, a bus carries at most 60.
 
+A fourth rule holds what the numbers imply: `DERIVED_RATE_BAND` bounds a step of the program that divides by a
+quantity that moves (`perturb_draw`, read by `augmenters.program_flow`).
+
 `perturb.perturbable_groups` reads `number_rule` for each written number and `question_caps` for the question;
 `perturb_draw` applies them.
 """
@@ -25,6 +28,11 @@ from augmenters.numbers_in_text import TextNumber
 
 WINDOW = 40  # characters either side of a number that its cues are looked for in
 RATE_BAND = (0.8, 1.25)  # a rate per unit moves at most about a fifth
+# A rate the story implies but does not write ("20 minutes for 8 trips": 2.5 minutes a trip; "$20 among 4": $5 each) is
+# a quotient of two written quantities that each move up to x0.75-x1.5, so it could move x0.5-x2 although every
+# written number looks fine: a reader notices a trip that takes half as long. It moves at most as much as one written
+# count may grow (x1.5), either way: x2/3-x1.5 (a written rate's own band, x0.8-x1.25, would leave few draws).
+DERIVED_RATE_BAND = (Fraction(2, 3), Fraction(3, 2))
 
 _I = re.IGNORECASE
 
