@@ -62,6 +62,10 @@ FIXED_CUES: list[tuple[str, re.Pattern[str], str]] = [
     # "the density of gold is 19 grams per cubic centimeter": a property of a material, not of the story
     ("before", re.compile(r"\b(?:density|specific\s+gravity|(?:boiling|freezing|melting)\s+point|speed\s+of\s+"
                           r"(?:light|sound))\b[^.?!]{0,40}$", _I), "a physical constant"),
+    # "a cubic inch of silver weighs 6 ounces", "a gallon of water weighs 8 pounds": what a unit of a material weighs
+    ("before", re.compile(r"\b(?:a|an|one|each|every|1)\s+(?:cubic\s+[a-z]+|gallon|liter|litre|quart|pint)\s+of\s+"
+                          r"[a-z]+(?:\s+[a-z]+)?\s+(?:weighs|has\s+a\s+mass\s+of)\s*(?:about\s+)?$", _I),
+     "what a unit of a material weighs"),
 ]  # fmt: skip
 
 # (cue after the number, cue before it, band, cap): a rate moves little; cap None keeps only the band
@@ -106,6 +110,9 @@ QUESTION_CAPS: list[tuple[re.Pattern[str], int, str]] = [
     (re.compile(r"\bmph\b|miles\s+(?:per|an|a)\s+hour", _I), 80, "a road speed"),
     (re.compile(r"(?=.*\b(?:summer|winter|spring|autumn|fall|season)\b)(?=.*\bdays?\b)", _I | re.S), 92,
      "days within one season"),
+    # hours of one person's activity in a week: 100 is about 14 hours every day ("118 hours at the computer last
+    # week", "trumpet, running and basketball: 105 hours a week" are not believable)
+    (re.compile(r"\bhours?\b[^.?!]*\bweek|\bweek(?:ly)?\b[^.?!]*\bhours?\b", _I), 100, "hours in a week"),
 ]  # fmt: skip
 
 

@@ -37,6 +37,8 @@ def _rule(text: str, value: int):
         ("The density of silver is 10 grams per cubic centimeter; her bar is 5 cubic centimeters.", 10),
         ("Sound travels fast: the speed of sound is 343 meters per second.", 343),
         ("He slept 70% of the recommended 8 hours on 3 nights.", 8),
+        ("Her copper bar measures 2 by 3 by 4 inches, and a cubic inch of copper weighs 5 ounces.", 5),
+        ("The tank holds 30 gallons; one gallon of sea water weighs about 9 pounds.", 9),
     ],
 )
 def test_names_and_fixed_facts_stay(text, value):
@@ -98,6 +100,16 @@ def test_question_caps():
     assert 100 in question_caps("Sam scored 45 on his math test.")
     assert 60 in question_caps("There were 20 students on the bus.")
     assert question_caps("Ann buys 12 apples.") == ()
+
+
+def test_hours_in_a_week_stay_believable():
+    assert 100 in question_caps("Omar practised the piano for 60 hours last week.")
+    assert 100 in question_caps("How many hours does she work in a week?")
+    assert 100 not in question_caps("The trip took 9 hours and cost $80.")
+    question = "Omar played video games for 88 hours last week. This week he plays 9 hours a day. How many fewer hours?"
+    checked = check_program("last = 88\nper_day = 9\nanswer = last - per_day * 7", question, "25")
+    drawn = [sample_perturbation(checked, question, random.Random(seed)) for seed in range(40)]
+    assert any(drawn) and all(p.values.get("last", 88) <= 100 for p in drawn if p is not None)
 
 
 def test_ages_stay_human():
