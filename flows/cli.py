@@ -15,7 +15,7 @@ import threading
 
 from core.errors import UserError
 from core.urls import redact_url
-from flows import deploy  # light: imports prefect only when serve or deploy runs
+from flows import deploy, temporary_server  # light: each imports prefect only when used
 from flows.command import FlowCommand
 
 # name -> "module:attribute" of its FlowCommand; imported only when used, so `flows list` is instant.
@@ -192,6 +192,7 @@ def _main(argv: list[str], end_process: bool = False) -> int:
         flow_args = flow_parser.parse_args(rest + (["--help"] if args.help else []))
         handlers = _end_promptly_on_signals()
         try:
+            temporary_server.guard_when_started()  # without PREFECT_API_URL: a server that ends with this process
             code = command.run(flow_args)
         finally:
             _restore_signals(handlers)

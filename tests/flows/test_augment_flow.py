@@ -82,6 +82,27 @@ def _cli(out: Path, url: str) -> list[str]:
     ]
 
 
+def _temporary_servers_of(pid: int) -> list[int]:
+    """The Prefect temporary servers (uvicorn processes) that process `pid` started (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and b"uvicorn" in command and b"prefect.server.api.server:create_app" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return b"uvicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
     env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
     with FakeOpenAI(delay_s=0.15) as server:
@@ -97,8 +118,15 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
             assert proc.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        servers = _temporary_servers_of(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        # Prefect's temporary server ends with the killed command instead of serving on, orphaned
+        assert len(servers) == 1
+        deadline = time.monotonic() + 10
+        while _alive(servers[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(servers[0]), "the killed command's temporary Prefect server is still running"
         before_kill = _journal_pairs(out)
         journal_before = {p.name: p.read_text() for p in (out / "journal").glob("*.jsonl")}
         assert 4 <= len(before_kill) < 18  # killed in the middle: 6 problems x 3 augmenters
