@@ -15,7 +15,7 @@ import threading
 
 from core.errors import UserError
 from core.urls import redact_url
-from flows import deploy, temporary_server  # light: each imports prefect only when used
+from flows import deploy, signals, temporary_server  # light: none imports prefect until used
 from flows.command import FlowCommand
 
 # name -> "module:attribute" of its FlowCommand; imported only when used, so `flows list` is instant.
@@ -120,11 +120,16 @@ def _exit_after_run(code: int) -> None:
     _exit_now(code)
 
 
+_signal_received = [signal.SIGINT]  # the signal that interrupted the run (a KeyboardInterrupt of its own: Ctrl-C)
+
+
 def _end_promptly_on_signals() -> dict:
     """SIGTERM and Ctrl-C unwind the run as a KeyboardInterrupt; if that takes more than SIGNAL_GRACE_S, or a
     second signal comes, the process ends outright. Either way the journal is intact and the same command resumes."""
 
     def on_signal(signum: int, frame) -> None:
+        _signal_received[0] = signum
+
         def hard_exit() -> None:
             sys.stderr.write(INTERRUPTED)
             _exit_now(128 + signum)
@@ -138,10 +143,13 @@ def _end_promptly_on_signals() -> dict:
 
     if threading.current_thread() is not threading.main_thread():
         return {}
-    return {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    before = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signals.register({signum: on_signal for signum in before})  # in force while the flow's function runs too
+    return before
 
 
 def _restore_signals(before: dict) -> None:
+    signals.register({})
     for signum, handler in before.items():
         signal.signal(signum, handler)
 
@@ -204,15 +212,23 @@ def _main(argv: list[str], end_process: bool = False) -> int:
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(INTERRUPTED)
-        _exit_now(130)
+        _exit_now(128 + _signal_received[0])  # 130 for Ctrl-C, 143 for SIGTERM
         return 130  # not reached
     except BaseException as exc:
-        # while a flow runs, Prefect's own SIGTERM handler replaces ours and raises its TerminationSignal
-        if type(exc).__name__ != "TerminationSignal":
+        # while a flow runs, Prefect's own SIGTERM handler replaces ours and raises its TerminationSignal, which can
+        # also come inside an exception group (from a task group that was running when the signal came)
+        if not _is_termination(exc):
             raise
         sys.stderr.write(INTERRUPTED)
         _exit_now(128 + signal.SIGTERM)
         return 143  # not reached
+
+
+def _is_termination(exc: BaseException) -> bool:
+    """A signal's exception (Prefect's TerminationSignal, a KeyboardInterrupt), alone or in an exception group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_is_termination(e) for e in exc.exceptions)
+    return isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "TerminationSignal"
 
 
 if __name__ == "__main__":

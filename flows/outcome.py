@@ -10,16 +10,19 @@ from typing import Any
 from prefect.states import Failed, State
 
 from core.errors import UserError
+from flows import signals
 
 
 def fails_cleanly(fn):
-    """Put under @flow: a UserError raised in the flow ends the run Failed, with the sentence as its message."""
+    """Put under @flow: a UserError raised in the flow ends the run Failed, with the sentence as its message; run
+    from the `flows` command, SIGTERM and Ctrl-C keep the command's handling (flows.signals)."""
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def wrapper(*args, **kwargs):
             try:
-                return await fn(*args, **kwargs)
+                with signals.command_handlers():
+                    return await fn(*args, **kwargs)
             except UserError as exc:
                 return Failed(message=str(exc))
 
@@ -28,7 +31,8 @@ def fails_cleanly(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                return fn(*args, **kwargs)
+                with signals.command_handlers():
+                    return fn(*args, **kwargs)
             except UserError as exc:
                 return Failed(message=str(exc))
 

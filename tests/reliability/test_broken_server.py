@@ -115,7 +115,7 @@ def test_sigterm_mid_run_exits_within_10_s_and_the_same_command_resumes(
         finally:
             stop(proc)
         assert took < 10, f"{took:.1f} s after SIGTERM"
-        assert "interrupted: finished work is saved" in stderr
+        assert "interrupted: finished work is saved" in stderr and proc.returncode == 128 + signal.SIGTERM
         kept = journal_pairs(out)
         assert 3 <= len(kept) < TOTAL_PAIRS and most_repeated(kept) == 1
 
