@@ -43,7 +43,7 @@ MIN_SHRINK = Fraction(3, 5)
 MAX_GROWTH = Fraction(5, 3)
 # a step that divides by a quantity that moves (a rate, a share per item, a price per unit: `program_flow`) stays
 # within a derived rate's band (augmenters.plausibility)
-QUOTIENT_BAND = (Fraction(DERIVED_RATE_BAND[0]), Fraction(DERIVED_RATE_BAND[1]))
+QUOTIENT_BAND = DERIVED_RATE_BAND
 # where a step breaks a rule, up to REPAIR_ROUNDS redraws of one value that feeds it, each looking at up to
 # REPAIR_SCAN of that value's choices; at most RUN_BUDGET program runs per perturbation in all
 REPAIR_ROUNDS = 3
@@ -263,8 +263,8 @@ class _Drawer:
         self.checked, self.band, self.limits = checked, band, limits
         self.deps = input_dependencies(checked.program)
         moving = {name for names in checked.groups.values() for name in names}
-        self.quotients = quotient_steps(checked.program, moving)
-        self.order = {name: i for i, name in enumerate(_profile(checked.original.trace))}
+        self.quotients = quotient_steps(checked.program, moving, self.deps)
+        self.order = {name: i for i, name in enumerate(dict.fromkeys(name for name, _ in checked.original.trace))}
         self.tied = {total: (a, b) for total, a, b in checked.sums}
         self.runs = 0
 
@@ -312,7 +312,9 @@ class _Drawer:
         progress = None
         for v in feeding:
             for new in value_options(v, self.checked.styles[v], rng, self.band):
-                if new == drawn[v] or self.runs >= RUN_BUDGET:
+                if self.runs >= RUN_BUDGET:
+                    return progress
+                if new == drawn[v]:
                     continue
                 trial = {**drawn, v: new}
                 replacements = self.assemble(trial)

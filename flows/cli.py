@@ -80,11 +80,8 @@ SIGNAL_GRACE_S = 5.0  # after SIGTERM / Ctrl-C, the longest a run may take to un
 
 def _stop_temporary_prefect_server() -> None:
     """Terminate the temporary Prefect server this process started, if any (os._exit skips Prefect's atexit)."""
-    server_module = sys.modules.get("prefect.server.api.server")
-    instances = getattr(getattr(server_module, "SubprocessASGIServer", None), "_instances", {}) or {}
-    for server in list(instances.values()):
-        process = getattr(server, "server_process", None)
-        if process is not None and process.poll() is None:
+    for process in temporary_server.server_processes():
+        if process.poll() is None:
             process.terminate()
 
 

@@ -59,15 +59,6 @@ class Progress:
             await call
         except Exception as exc:  # noqa: BLE001 - the artifact only shows progress; the work goes on without it
             logging.getLogger(__name__).warning("progress artifact not updated: %s", exc)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            # A signal's exception raised while this task ran (Prefect's TerminationSignal on SIGTERM) would stay in
-            # this task, which nobody awaits, and the run would go on: asyncio lets only KeyboardInterrupt and
-            # SystemExit out of a task, so it leaves as one.
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
-            raise KeyboardInterrupt from exc
 
     async def advance(self, n: int = 1) -> None:
         self.done += n

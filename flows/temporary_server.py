@@ -59,22 +59,25 @@ def watch(pid: int) -> subprocess.Popen:
     return watchdog
 
 
+def server_processes() -> list[subprocess.Popen]:
+    """The temporary servers' processes Prefect started in this process, read from its registry without importing
+    it (nothing when no flow started one)."""
+    module = sys.modules.get("prefect.server.api.server")
+    instances = getattr(getattr(module, "SubprocessASGIServer", None), "_instances", None) or {}
+    processes = (getattr(server, "server_process", None) for server in list(instances.values()))
+    return [process for process in processes if process is not None]
+
+
 def guard_when_started(poll_s: float = 0.1) -> threading.Thread | None:
     """When the run would use Prefect's temporary server: a daemon thread that, once Prefect has started it, has it
-    stopped when this process ends (`watch`). It reads Prefect's registry of its servers without importing it."""
+    stopped when this process ends (`watch`)."""
     if not uses_temporary_server():
         return None
 
     def wait_and_watch() -> None:
-        while True:
-            module = sys.modules.get("prefect.server.api.server")
-            instances = getattr(getattr(module, "SubprocessASGIServer", None), "_instances", None) or {}
-            for server in list(instances.values()):
-                process = getattr(server, "server_process", None)
-                if process is not None:
-                    watch(process.pid)
-                    return
+        while not (started := server_processes()):
             time.sleep(poll_s)
+        watch(started[0].pid)
 
     thread = threading.Thread(target=wait_and_watch, name="mathaug-server-guard", daemon=True)
     thread.start()
