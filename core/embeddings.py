@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import torch_thread
 from core.llm.local import cache_root
 from core.sentence_model import bundled_model_path, load_sentence_model
 
@@ -223,7 +224,8 @@ class Embedder:
             for start in range(0, len(order), _CHUNK):
                 chunk = order[start : start + _CHUNK]
                 began = time.perf_counter()
-                vectors = self.model.encode(
+                vectors = torch_thread.run(
+                    self.model.encode,
                     [missing[d] for d in chunk],
                     batch_size=self.batch_size,
                     normalize_embeddings=True,

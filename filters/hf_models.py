@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core import torch_thread
 from core.errors import UserError
 
 
@@ -72,7 +73,12 @@ def check_all_weights_loaded(name: str, info: dict) -> None:
 def load_scorer_model(
     auto_class: Any, name: str, device: str | None = None, *, trust_remote_code: bool = False
 ) -> tuple[Any, Any]:
-    """(model in eval mode on `device`, tokenizer) for `name`, every weight loaded; else one UserError sentence."""
+    """(model in eval mode on `device`, tokenizer) for `name`, every weight loaded; else one UserError sentence.
+    Loaded on the thread that scores (core.torch_thread)."""
+    return torch_thread.run(_load_scorer_model, auto_class, name, device, trust_remote_code)
+
+
+def _load_scorer_model(auto_class: Any, name: str, device: str | None, trust_remote_code: bool) -> tuple[Any, Any]:
     import torch
     from transformers import AutoTokenizer
 

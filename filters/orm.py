@@ -12,6 +12,7 @@ import asyncio
 
 import polars as pl
 
+from core import torch_thread
 from core.errors import UserError
 from filters.hf_models import load_scorer_model, pad_for_pooling, remote_class, require_remote_code
 
@@ -95,4 +96,4 @@ class RewardModelScorer:
     async def score(self, df: pl.DataFrame) -> list[float]:
         questions = [q or "" for q in df["query"].to_list()]
         solutions = [r or "" for r in df["response"].to_list()]
-        return await asyncio.to_thread(self.score_texts, questions, solutions)
+        return await asyncio.to_thread(torch_thread.run, self.score_texts, questions, solutions)

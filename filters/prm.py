@@ -13,6 +13,7 @@ import asyncio
 
 import polars as pl
 
+from core import torch_thread
 from core.errors import UserError
 from filters.hf_models import load_scorer_model, remote_class, require_remote_code
 from filters.scoring import aggregate_steps, split_steps
@@ -54,7 +55,7 @@ class _StepScorer:
     async def score(self, df: pl.DataFrame) -> list[float]:
         questions = [q or "" for q in df["query"].to_list()]
         solutions = [r or "" for r in df["response"].to_list()]
-        return await asyncio.to_thread(self.score_texts, questions, solutions)
+        return await asyncio.to_thread(torch_thread.run, self.score_texts, questions, solutions)
 
 
 class QwenStylePRM(_StepScorer):
