@@ -65,7 +65,8 @@ def test_the_local_backend_loads_generates_and_batches_on_the_torch_thread(tmp_p
         direct = llm.generate_batch([Request([{"role": "user", "content": "one two"}], 2, params)])
 
         async def through_the_batcher():
-            return await asyncio.gather(*(llm.chat([{"role": "user", "content": "one two"}], 2, params) for _ in range(3)))
+            messages = [{"role": "user", "content": "one two"}]
+            return await asyncio.gather(*(llm.chat(messages, 2, params) for _ in range(3)))
 
         batched = asyncio.run(through_the_batcher())
     finally:
