@@ -156,6 +156,27 @@ def test_openai_backend_needs_a_reachable_server_and_a_model():
         make_backend("magic")
 
 
+def test_openai_backend_checks_certificates_for_https_only(monkeypatch):
+    """Plain http never makes a TLS connection, so a run against a local server does not load the CA bundle
+    (0.05-0.2 s of CPU before its first request); https keeps the certificate-checking context."""
+    import ssl
+
+    from core.llm import openai_backend
+
+    loads = []
+    real_load = ssl.SSLContext.load_verify_locations
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", lambda self, *a, **k: loads.append(a or k))
+    openai_backend._tls_context.cache_clear()
+    with FakeOpenAI() as server:
+        llm = make_backend("openai", model="fake", base_url=server.url)
+        assert [c.text for c in asyncio.run(ask(llm, "2+2?"))]
+    assert loads == []
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", real_load)
+    openai_backend._tls_context.cache_clear()
+    context = openai_backend._verify_for("HTTPS://api.example.com/v1")
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
 def test_vllm_backend_without_vllm_says_how_to_get_it():
     pytest.importorskip("torch")
     try:
