@@ -13,6 +13,7 @@ result (or raises its exception) to the caller, on whatever thread or event loop
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable
@@ -50,11 +51,20 @@ def on_torch_thread() -> bool:
     return _thread is not None and threading.current_thread() is _thread
 
 
+def _submit(fn: Callable[..., T], args: tuple, kwargs: dict) -> Future:
+    _ensure_thread()
+    future: Future = Future()
+    _jobs.put((future, fn, args, kwargs))
+    return future
+
+
 def run(fn: Callable[..., T], *args, **kwargs) -> T:
     """`fn(*args, **kwargs)` on the torch thread (directly when already there); blocks the caller until it ends."""
     if on_torch_thread():
         return fn(*args, **kwargs)
-    _ensure_thread()
-    future: Future = Future()
-    _jobs.put((future, fn, args, kwargs))
-    return future.result()
+    return _submit(fn, args, kwargs).result()
+
+
+async def run_async(fn: Callable[..., T], *args, **kwargs) -> T:
+    """`run` for a coroutine: the event loop goes on while `fn` runs on the torch thread."""
+    return await asyncio.wrap_future(_submit(fn, args, kwargs))

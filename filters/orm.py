@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import polars as pl
 
 from core import torch_thread
@@ -96,4 +94,4 @@ class RewardModelScorer:
     async def score(self, df: pl.DataFrame) -> list[float]:
         questions = [q or "" for q in df["query"].to_list()]
         solutions = [r or "" for r in df["response"].to_list()]
-        return await asyncio.to_thread(torch_thread.run, self.score_texts, questions, solutions)
+        return await torch_thread.run_async(self.score_texts, questions, solutions)

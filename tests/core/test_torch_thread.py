@@ -33,12 +33,12 @@ def test_run_returns_results_and_raises_errors_on_one_thread_for_every_caller():
         t.join()
 
     async def from_a_loop():
-        return await asyncio.to_thread(torch_thread.run, where, 1)
+        return await asyncio.to_thread(torch_thread.run, where, 1), await torch_thread.run_async(where, 3)
 
-    assert asyncio.run(from_a_loop()) == 2
+    assert asyncio.run(from_a_loop()) == (2, 6)
     # a job that asks for the torch thread again runs at once instead of waiting for itself
     assert torch_thread.run(lambda: torch_thread.run(where, 5)) == 10
-    assert len(seen) == 7 and len(set(seen)) == 1 and seen[0] != threading.get_ident()
+    assert len(seen) == 8 and len(set(seen)) == 1 and seen[0] != threading.get_ident()
 
 
 @pytest.fixture
