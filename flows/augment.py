@@ -23,6 +23,7 @@ from augmenters.registry import AUGMENTERS, DEFAULT_AUGMENTERS
 from core.datasets import load_problems
 from core.errors import UserError
 from core.funnel import format_funnel, funnel
+from core.heap import frozen_heap
 from core.journal import Journal
 from core.llm import LLM, UsageCounter
 from core.run_files import check_resume_settings, write_dataset, write_json, write_parquet
@@ -198,27 +199,30 @@ async def augment_gsm8k(
             len(rows), len(augmenters), total, skipped, rebuilding,
         )  # fmt: skip
 
-        started = time.monotonic()
-        status = getattr(llm, "status", None)
-        progress = Progress(total + rebuilding, "augment (problem x augmenter)", key="augment-progress", status=status)
-        await progress.start()
-        control = RunControl()
-        warm_up, embedder = _post_generation_warm_up(backend, filter_opts)
-        warming = asyncio.create_task(warm_up.start_after_first(progress))
-        if runner is None:  # every shard in this event loop, sharing one backend and one in-flight bound
-            # pairs in flight: enough to fill every URL's concurrency ceiling
-            in_flight = concurrency * max(1, len(getattr(llm, "base_urls", []) or []))
-            results = await run_shards_in_loop(shards, llm, cfg, out_dir / "journal", in_flight, progress, control)
-        else:
-            # threads share the flow's engine where it is thread-safe; anything else builds its own from the options
-            shared = task_runner == "threads" and backend in THREAD_SAFE_BACKENDS
-            logger.info("shards run on the %s task runner", task_runner)
-            results = await run_shards_on(
-                runner, shards, llm if shared else spec, cfg, out_dir / "journal", concurrency, progress
+        with frozen_heap():  # the collector walks only what generation makes (core.heap)
+            started = time.monotonic()
+            status = getattr(llm, "status", None)
+            progress = Progress(
+                total + rebuilding, "augment (problem x augmenter)", key="augment-progress", status=status
             )
-        progress.close()
-        warming.cancel()  # a run with nothing to generate never starts it (asyncio.run ends it on errors)
-        elapsed = time.monotonic() - started
+            await progress.start()
+            control = RunControl()
+            warm_up, embedder = _post_generation_warm_up(backend, filter_opts)
+            warming = asyncio.create_task(warm_up.start_after_first(progress))
+            if runner is None:  # every shard in this event loop, sharing one backend and one in-flight bound
+                # pairs in flight: enough to fill every URL's concurrency ceiling
+                in_flight = concurrency * max(1, len(getattr(llm, "base_urls", []) or []))
+                results = await run_shards_in_loop(shards, llm, cfg, out_dir / "journal", in_flight, progress, control)
+            else:
+                # threads share the flow's engine where it is thread-safe; anything else builds its own from the options
+                shared = task_runner == "threads" and backend in THREAD_SAFE_BACKENDS
+                logger.info("shards run on the %s task runner", task_runner)
+                results = await run_shards_on(
+                    runner, shards, llm if shared else spec, cfg, out_dir / "journal", concurrency, progress
+                )
+            progress.close()
+            warming.cancel()  # a run with nothing to generate never starts it (asyncio.run ends it on errors)
+            elapsed = time.monotonic() - started
         stopped = next((r["stopped"] for r in results if r.get("stopped")), None)
         if stopped:
             kept = len(journal.done())

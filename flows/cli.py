@@ -6,13 +6,13 @@ Errors a user can cause end in one sentence on stderr and a non-zero exit code, 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import re
 import signal
 import sys
 import threading
 
+from core import heap
 from core.errors import UserError
 from core.urls import redact_url
 from flows import deploy, signals, temporary_server  # light: none imports prefect until used
@@ -37,7 +37,7 @@ def load_command(name: str) -> FlowCommand:
     if name not in FLOWS:
         raise UserError(f"There is no flow named {name!r}; `flows list` shows the flows there are.")
     module, attr = FLOWS[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    return getattr(heap.import_long_lived(module), attr)
 
 
 class _OptionError(Exception):

@@ -13,16 +13,17 @@ from reliability_helpers import REPO, augment_args, flows
 
 HEAVY = ("torch", "transformers", "sentence_transformers")
 
-# `flows run ...` as the console script runs it, but the first chat request notes which heavy modules are loaded,
-# then ends the process: what comes after the first request is not this test's business (and would load MiniLM).
+# `flows run ...` as the console script runs it, but the first chat request notes which heavy modules are loaded
+# and whether the heap is frozen, then ends the process: what comes after the first request is not this test's
+# business (and would load MiniLM).
 FIRST_REQUEST_PROBE = """
-import json, os, runpy, sys
+import gc, json, os, runpy, sys
 import core.llm.openai_backend as backend
 
 async def first_request(self, *args, **kwargs):
     loaded = sorted(m for m in {heavy!r} if m in sys.modules)
     with open({path!r}, "w") as f:
-        json.dump(loaded, f)
+        json.dump({{"loaded": loaded, "frozen": gc.get_freeze_count(), "collecting": gc.isenabled()}}, f)
     os._exit(0)
 
 backend.OpenAIBackend._create = first_request
@@ -47,7 +48,10 @@ def test_openai_run_loads_no_model_stack_before_its_first_request(prefect_server
         )
     assert result.returncode == 0, result.stderr[-3000:]
     assert probe_out.exists(), "the run never sent a request"
-    assert json.loads(probe_out.read_text()) == []
+    probe = json.loads(probe_out.read_text())
+    assert probe["loaded"] == []
+    # generation runs with the heap frozen (core.heap): the collector on, walking only what generation makes
+    assert probe["collecting"] and probe["frozen"] > 100_000
 
 
 def test_finished_run_ends_its_process_with_everything_sent(prefect_server, tmp_path):
