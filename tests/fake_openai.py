@@ -13,6 +13,8 @@ carries `Retry-After: retry_after` when given. `arrivals` holds (time.monotonic(
 
 `hold_after=k` answers the first k chat requests, then holds every later one until `release()` (or the server's
 end): a run stopped mid-way cannot have finished first, however slow the machine.
+`keep_alive=True` serves HTTP/1.1 keep-alive connections (default: one request per connection); `connections`
+counts the connections accepted.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class FakeOpenAI:
         burst_429: tuple[int, int] | None = None,
         retry_after: str | None = None,
         hold_after: int | None = None,
+        keep_alive: bool = False,
     ) -> None:
         """`answer_for(user_text) -> str | None` picks the final answer (default: the first number in the text)."""
         unknown = set(faults) - set(self.FAULTS)
@@ -69,11 +72,19 @@ class FakeOpenAI:
         self.chat_requests = 0
         self.arrivals: list[tuple[float, int]] = []
         self.hold_after = hold_after
+        self.connections = 0  # TCP connections accepted
         self._released = threading.Event()
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
+
             def log_message(self, *args) -> None:
                 pass
 

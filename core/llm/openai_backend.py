@@ -26,7 +26,6 @@ from core.llm.endpoint import Endpoint, parse_retry_after
 from core.urls import redact_url
 
 log = logging.getLogger(__name__)
-CONNECTIONS_PER_CLIENT = 8
 
 
 class LLMCallError(Exception):
@@ -101,35 +100,35 @@ class OpenAIBackend:
             _check_reachable(url)
         self.endpoints = [Endpoint(url, {}, concurrency) for url in base_urls]  # client: one per event loop
         self._turn = 0  # rotates ties between URLs with equal room
-        self._turn_client = 0
         self._changed: asyncio.Event | None = None  # set when a slot frees, a pause ends or the run breaks
         self.broken: ServerBroken | None = None
 
-    def _client(self, ep: Endpoint):
-        """One of the endpoint's httpx clients for the running event loop (a client's connections belong to one
-        loop). Requests rotate over clients of about CONNECTIONS_PER_CLIENT connections each: httpcore's pool scans
-        every connection of its client on each request and reply, which costs CPU quadratic in the pool's size."""
+    def _take_client(self, ep: Endpoint):
+        """An idle httpx client of the endpoint for the running event loop (a client's connection belongs to one
+        loop), made when none is idle; `_give_back` returns it. A client serves one request at a time over its one
+        keep-alive connection, so httpcore's pool, which scans every connection of its client on each request and
+        reply, has one to scan (with 8 per client, that scan took ~10 % of the event loop's CPU at 80 requests/s)."""
         import httpx
 
         loop = asyncio.get_running_loop()
-        clients = ep.client.get(loop)
-        if clients is None:
+        idle = ep.client.get(loop)
+        if idle is None:
             for old in [k for k in ep.client if k.is_closed()]:
                 del ep.client[old]
-            count = -(-ep.ceiling // CONNECTIONS_PER_CLIENT)
-            clients = ep.client[loop] = [
-                httpx.AsyncClient(
-                    base_url=ep.url.rstrip("/") + "/",
-                    timeout=self.timeout_s,
-                    headers={"Authorization": f"Bearer {_api_key()}", "Content-Type": "application/json"},
-                    verify=_verify_for(ep.url),
-                    # no pool wait: a client may hold every request in flight
-                    limits=httpx.Limits(max_connections=ep.ceiling, max_keepalive_connections=CONNECTIONS_PER_CLIENT),
-                )
-                for _ in range(count)
-            ]
-        self._turn_client += 1
-        return clients[self._turn_client % len(clients)]
+            idle = ep.client[loop] = []
+        if idle:
+            return idle.pop()
+        return httpx.AsyncClient(
+            base_url=ep.url.rstrip("/") + "/",
+            timeout=self.timeout_s,
+            headers={"Authorization": f"Bearer {_api_key()}", "Content-Type": "application/json"},
+            verify=_verify_for(ep.url),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+
+    @staticmethod
+    def _give_back(ep: Endpoint, client) -> None:
+        ep.client[asyncio.get_running_loop()].append(client)
 
     # -- scheduling over the URLs ----------------------------------------------------------------------------------
     def concurrency_levels(self) -> dict[str, str]:
@@ -244,7 +243,11 @@ class OpenAIBackend:
             sent_at = time.monotonic()
             try:
                 # servers without `n` support answer one choice: ask again for the rest
-                results += await self._create(self._client(ep), messages, n - len(results), params)
+                client = self._take_client(ep)
+                try:
+                    results += await self._create(client, messages, n - len(results), params)
+                finally:
+                    self._give_back(ep, client)
             except Exception as exc:  # noqa: BLE001 - sorted into rate limit / transient / permanent below
                 self._release(ep)
                 if isinstance(exc, HTTPStatusError) and exc.status == 429:

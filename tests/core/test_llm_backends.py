@@ -147,6 +147,21 @@ def test_openai_backend_spreads_calls_over_several_urls():
     assert a.requests == 5 and b.requests == 5
 
 
+def test_openai_backend_keeps_one_connection_per_request_in_flight_and_reuses_them():
+    """64 requests at concurrency 8 against a keep-alive server: never more than 8 connections (one per request in
+    flight, each reused by later requests), plus the start-up check's own."""
+    with FakeOpenAI(keep_alive=True, delay_s=0.02) as server:
+        llm = make_backend("openai", model="fake", base_url=server.url, concurrency=8)
+
+        async def main():
+            return await asyncio.gather(*(ask(llm, f"Question {i}?") for i in range(64)))
+
+        results = asyncio.run(main())
+    assert [r[0].text.endswith(f"The answer is: {i}") for i, r in enumerate(results)] == [True] * 64
+    assert server.chat_requests == 64 and server.peak_in_flight == 8
+    assert server.connections <= 8 + 1
+
+
 def test_openai_backend_needs_a_reachable_server_and_a_model():
     with pytest.raises(UserError, match="Cannot reach the LLM server"):
         make_backend("openai", model="m", base_url="http://127.0.0.1:9/v1")
