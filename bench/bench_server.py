@@ -5,7 +5,9 @@ holds one slot for L seconds, so a request for n completions holds n slots, and 
 AnsAug with `--ansaug-n 4` on the first P GSM8K train problems therefore cannot take less than the limit P*4*L/S.
 For each P the bench runs the real CLI in a subprocess and prints: the limit, the generation phase (stats.json's
 generation_seconds), the whole command (process start to exit), the server's busy span (first request to last
-reply), and each one's ratio limit/time (1.0 = the server was full the whole time).
+reply), and each one's ratio limit/time (1.0 = the server was full the whole time). First, a reference client sends
+the same requests over raw sockets and does nothing else: its time is the ceiling the stand-in allows on this
+machine (its timers run late when the machine is busy), which no real client can beat.
 
     python bench/bench_server.py                          # 1,000 and 4,000 problems, 64 slots x 0.2 s
     python bench/bench_server.py --problems 200 --slots 16 --latency 0.1
@@ -120,13 +122,18 @@ async def serve(port: int, slots: int, latency: float, stats_path: Path) -> None
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    def save() -> None:  # whole or not at all: the bench may read it at any moment
+        partial = stats_path.with_suffix(".partial")
+        partial.write_text(json.dumps(stats))
+        partial.replace(stats_path)
+
     async with server:
         try:
             while True:
                 await asyncio.sleep(0.5)
-                stats_path.write_text(json.dumps(stats))
+                save()
         finally:
-            stats_path.write_text(json.dumps(stats))
+            save()
 
 
 # --- the bench ----------------------------------------------------------------------------------------------------
@@ -223,6 +230,41 @@ def run_once(problems: int, slots: int, latency: float, concurrency: int, extra:
     }
 
 
+# --- a reference client -------------------------------------------------------------------------------------------
+
+
+async def _reference_client(url: str, problems: int, concurrency: int) -> float:
+    """The same requests (n=4 each, `concurrency` in flight) from a client that does nothing else: raw asyncio
+    streams, one keep-alive connection per request in flight, no parsing. Its time is what the stand-in itself
+    allows on this machine (its timers run late under load), the ceiling for the run's generation phase."""
+    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
+    todo = iter(range(problems))
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for i in todo:
+            body = json.dumps({"model": "stand-in", "messages": [{"role": "user", "content": f"{i}"}], "n": 4})
+            writer.write(f"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+            await reader.readexactly(length)
+        writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.monotonic() - started
+
+
+def reference_run(problems: int, slots: int, latency: float, concurrency: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
+        proc, url = start_server(slots, latency, Path(tmp) / "server.json")
+        try:
+            return asyncio.run(_reference_client(url, problems, concurrency))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--problems", default="1000,4000", help="comma list of problem counts (default 1000,4000)")
@@ -250,7 +292,8 @@ def main() -> None:
     print(f"stand-in server: {args.slots} slots x {args.latency} s per completion; AnsAug x 4 per problem")
     print(f"command run from {args.repo}")
     header = (
-        "problems  limit_s  generation_s (ratio)  whole_s (ratio)  server_busy_s (ratio)  peak_slots  client_cpu_s"
+        "problems  limit_s  reference_s (ratio)  generation_s (ratio)  whole_s (ratio)  server_busy_s (ratio)"
+        "  peak_slots  client_cpu_s"
         "  first_request_s (cpu_s)  after_last_reply_s  idle_slot_s (first 2 s / between / last 2 s)"
     )
     print(header)
@@ -259,9 +302,11 @@ def main() -> None:
     print(f"filters: {embedding}")
     warm_bytecode_cache(Path(args.repo))
     for problems in [int(x) for x in args.problems.split(",")]:
+        reference = reference_run(problems, args.slots, args.latency, args.concurrency)
         r = run_once(problems, args.slots, args.latency, args.concurrency, extra, Path(args.repo))
         print(
-            f"{r['problems']:>8}  {r['limit_s']:>7}  {r['generation_s']:>7} ({r['generation_ratio']:.3f})"
+            f"{r['problems']:>8}  {r['limit_s']:>7}  {reference:>7.2f} ({r['limit_s'] / reference:.3f})"
+            f"      {r['generation_s']:>7} ({r['generation_ratio']:.3f})"
             f"       {r['whole_s']:>6} ({r['whole_ratio']:.3f})  {r['server_busy_s']:>8} ({r['server_busy_ratio']:.3f})"
             f"        {r['peak_busy_slots']}  {r['client_cpu_s']:>11}"
             f"  {r['first_request_s']:>15} ({r['first_request_cpu_s']})  {r['after_last_reply_s']:>18}"

@@ -66,11 +66,21 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _verify_for(url: str) -> ssl.SSLContext | bool:
-    """What httpx checks certificates with for `url`: the shared context for https; nothing for plain http, which
-    never makes a TLS connection (so a run against a local server does not load the CA bundle before its first
-    request)."""
-    return _tls_context() if url.lower().startswith("https:") else False
+@functools.cache
+def _no_tls_context() -> ssl.SSLContext:
+    """The context handed to clients of plain http URLs, which never make a TLS connection: one shared object,
+    since httpx builds a fresh context for `verify=False` in every client (1.8 ms each here, 0.13 ms with this)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _verify_for(url: str) -> ssl.SSLContext:
+    """What httpx checks certificates with for `url`: the shared certificate-checking context for https; for plain
+    http, which never makes a TLS connection, a context that loads no CA bundle (so a run against a local server
+    does not load it before its first request)."""
+    return _tls_context() if url.lower().startswith("https:") else _no_tls_context()
 
 
 class OpenAIBackend:

@@ -190,6 +190,9 @@ def test_openai_backend_checks_certificates_for_https_only(monkeypatch):
     openai_backend._tls_context.cache_clear()
     context = openai_backend._verify_for("HTTPS://api.example.com/v1")
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    # plain http: one shared context for every client (httpx would build one per client for verify=False)
+    plain = openai_backend._verify_for("http://127.0.0.1:8000/v1")
+    assert plain is openai_backend._verify_for("http://10.0.0.2:8000/v1") and plain.verify_mode == ssl.CERT_NONE
 
 
 def test_vllm_backend_without_vllm_says_how_to_get_it():
