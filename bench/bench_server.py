@@ -122,6 +122,7 @@ async def serve(port: int, slots: int, latency: float, stats_path: Path) -> None
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+
     def save() -> None:  # whole or not at all: the bench may read it at any moment
         partial = stats_path.with_suffix(".partial")
         partial.write_text(json.dumps(stats))
