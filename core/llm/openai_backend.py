@@ -108,7 +108,7 @@ class OpenAIBackend:
         self.base_urls = base_urls
         for url in base_urls:
             _check_reachable(url)
-        self.endpoints = [Endpoint(url, {}, concurrency) for url in base_urls]  # client: one per event loop
+        self.endpoints = [Endpoint(url, {}, concurrency) for url in base_urls]  # client: idle clients per event loop
         self._turn = 0  # rotates ties between URLs with equal room
         self._changed: asyncio.Event | None = None  # set when a slot frees, a pause ends or the run breaks
         self.broken: ServerBroken | None = None
@@ -252,9 +252,8 @@ class OpenAIBackend:
             ep = await self._acquire()
             sent_at = time.monotonic()
             try:
-                # servers without `n` support answer one choice: ask again for the rest
                 client = self._take_client(ep)
-                try:
+                try:  # servers without `n` support answer one choice: ask again for the rest
                     results += await self._create(client, messages, n - len(results), params)
                 finally:
                     self._give_back(ep, client)
