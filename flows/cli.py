@@ -6,6 +6,7 @@ Errors a user can cause end in one sentence on stderr and a non-zero exit code, 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import signal
@@ -33,11 +34,13 @@ FLOWS: dict[str, str] = {
 }
 
 
-def load_command(name: str) -> FlowCommand:
+def load_command(name: str, own_process: bool = False) -> FlowCommand:
+    """The flow's command. In the command's own process (`flows run`), its imports are frozen out of the garbage
+    collector's walks (core.heap); an in-process caller's heap is left as it is."""
     if name not in FLOWS:
         raise UserError(f"There is no flow named {name!r}; `flows list` shows the flows there are.")
     module, attr = FLOWS[name].split(":")
-    return getattr(heap.import_long_lived(module), attr)
+    return getattr(heap.import_long_lived(module) if own_process else importlib.import_module(module), attr)
 
 
 class _OptionError(Exception):
@@ -190,7 +193,7 @@ def _main(argv: list[str], end_process: bool = False) -> int:
                 print("\nflows:\n  " + "\n  ".join(FLOWS))
                 return 0
             raise UserError("Name the flow to run, e.g. `flows run augment-gsm8k`; `flows list` shows them all.")
-        command = load_command(args.name)
+        command = load_command(args.name, own_process=end_process)
         _quiet_late_heartbeats()
         flow_parser = _Parser(prog=f"flows run {command.name}", description=command.help)
         command.add_arguments(flow_parser)

@@ -88,3 +88,13 @@ def test_import_long_lived_restores_the_collector_when_the_import_fails():
     with pytest.raises(ModuleNotFoundError):
         heap.import_long_lived("no_such_module_for_core_heap")
     assert gc.isenabled()
+
+
+def test_the_cli_freezes_its_imports_only_in_its_own_process():
+    """`flows run` freezes what its command imported; a caller of the CLI in its own process keeps its heap as is."""
+    from flows import cli
+
+    cli.load_command("augment-gsm8k")
+    assert gc.get_freeze_count() == 0
+    cli.load_command("augment-gsm8k", own_process=True)
+    assert gc.get_freeze_count() > 0
