@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +26,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def ctrl_c_reaches_children():
+    """Processes started inside get SIGINT as in a terminal's foreground. A shell starts `cmd &` with SIGINT ignored,
+    and an ignored signal stays ignored across fork and exec: a suite run as a background job started `flows serve`
+    deaf to the Ctrl-C that `stop` sends (measured: it did not exit within 20 s; 0.6 s otherwise). A handler of this
+    process's own is reset to the default by exec."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def stop(proc: subprocess.Popen, first: int = signal.SIGINT, grace_s: float = 20) -> None:
@@ -65,14 +79,15 @@ class PrefectServer:
 
     def __enter__(self) -> PrefectServer:
         log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.server_env,
-            cwd=self.home,
-            start_new_session=True,
-        )
+        with ctrl_c_reaches_children():  # stop() ends it with a Ctrl-C
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.server_env,
+                cwd=self.home,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + self.startup_s
         try:
             while True:

@@ -13,7 +13,7 @@ import time
 import httpx
 import polars as pl
 from fake_openai import FakeOpenAI
-from reliability_helpers import REPO, flows, flows_cmd, stats, stop
+from reliability_helpers import REPO, ctrl_c_reaches_children, flows, flows_cmd, stats, stop
 
 from flows.deploy import FLOW_OBJECTS
 
@@ -53,15 +53,16 @@ def test_served_deployment_runs_when_triggered_by_prefect_deployment_run(prefect
     out = tmp_path / "served-run"
     log = (tmp_path / "serve.log").open("w")
     with FakeOpenAI() as llm:
-        serve = subprocess.Popen(
-            flows_cmd(
-                "serve", "--flow", "augment-gsm8k", "--flow", "diversity-report",
-                "--cron", "augment-gsm8k=0 2 * * *",
-                "--param", "augment-gsm8k.backend=openai", "--param", "augment-gsm8k.model=fake",
-                "--param", f"augment-gsm8k.base_url={llm.url}", "--param", "augment-gsm8k.limit=2",
-            ),
-            stdout=log, stderr=subprocess.STDOUT, env=prefect_server.env, cwd=tmp_path, start_new_session=True,
-        )  # fmt: skip
+        with ctrl_c_reaches_children():  # the stop below is a Ctrl-C
+            serve = subprocess.Popen(
+                flows_cmd(
+                    "serve", "--flow", "augment-gsm8k", "--flow", "diversity-report",
+                    "--cron", "augment-gsm8k=0 2 * * *",
+                    "--param", "augment-gsm8k.backend=openai", "--param", "augment-gsm8k.model=fake",
+                    "--param", f"augment-gsm8k.base_url={llm.url}", "--param", "augment-gsm8k.limit=2",
+                ),
+                stdout=log, stderr=subprocess.STDOUT, env=prefect_server.env, cwd=tmp_path, start_new_session=True,
+            )  # fmt: skip
         try:
             deployment = wait_for_deployment(prefect_server, "augment-gsm8k/mathaug", serve)
             wait_for_deployment(prefect_server, "diversity-report/mathaug", serve)
