@@ -13,14 +13,18 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
-from core.embeddings import Embedder
 from core.errors import UserError
 from filters.base import drop_where, kept_mask
 from filters.text import word_ngrams
+
+if TYPE_CHECKING:  # numpy and the embedder load with the first Decontaminator: the flow checks --decontaminate before
+    import numpy as np  # it generates, and needs neither for that
+
+    from core.embeddings import Embedder
 
 CONTAMINATED = "contaminated"
 GSM8K_TEST = "gsm8k-test"
@@ -80,6 +84,8 @@ class Decontaminator:
         threshold: float = DEFAULT_THRESHOLD,
         embedder: Embedder | None = None,
     ) -> None:
+        from core.embeddings import Embedder
+
         self.ngram, self.threshold = ngram, threshold
         self.embedder = embedder or Embedder()
         self.grams: set[tuple[str, ...]] = set()
@@ -87,7 +93,8 @@ class Decontaminator:
             self.grams |= word_ngrams(q, ngram)
         self.index = None  # a faiss index of the eval questions
         if eval_questions and threshold <= 1.0:
-            import faiss  # here, not at the top: the flow checks --decontaminate before generating, without faiss
+            import faiss
+            import numpy as np
 
             vecs = self.embedder.embed(eval_questions)
             self.index = faiss.IndexFlatIP(vecs.shape[1])
@@ -97,6 +104,8 @@ class Decontaminator:
         return [not self.grams.isdisjoint(word_ngrams(t, self.ngram)) for t in texts]
 
     def nearest_similarity(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
         if self.index is None or not texts:
             return np.full(len(texts), -1.0, dtype=np.float32)
         sims, _ = self.index.search(np.ascontiguousarray(self.embedder.embed(texts)), 1)

@@ -14,14 +14,18 @@ Run the exact normalized-text dedup (filters/exact_dedup.py) first; this filter 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
-from core.embeddings import Embedder
 from core.schemas import PRIMED_STYLES
 from filters.base import drop_ids, kept_positions
 from filters.text import normalize_text, numbers_in
+
+if TYPE_CHECKING:  # numpy and the embedder load when a filter embeds, not when the augment flow imports the filters
+    import numpy as np
+
+    from core.embeddings import Embedder
 
 NEAR_DUPLICATE = "near_duplicate"
 NEAR_DUPLICATE_SOURCE = "near_duplicate_source"
@@ -45,9 +49,11 @@ def priority_order(df: pl.DataFrame, positions: list[int]) -> list[int]:
 
 def range_neighbours(queries: np.ndarray, base: np.ndarray, threshold: float) -> list[np.ndarray]:
     """For each query vector, indices of base vectors with cosine >= threshold (exact search, faiss flat index)."""
+    import numpy as np
+
     if len(queries) == 0 or len(base) == 0:
         return [np.zeros(0, dtype=np.int64) for _ in range(len(queries))]
-    import faiss  # here, not at the top: the augment flow imports this module before it generates
+    import faiss
 
     index = faiss.IndexFlatIP(base.shape[1])
     index.add(np.ascontiguousarray(base, dtype=np.float32))
@@ -80,6 +86,10 @@ def near_dedup(
     positions = priority_order(df, kept_positions(df))
     if not positions:
         return df
+    import numpy as np
+
+    from core.embeddings import Embedder
+
     embedder = embedder or Embedder()
     queries, responses = df["query"].to_list(), df["response"].to_list()
     originals, types = df["original_question"].to_list(), df["type"].to_list()

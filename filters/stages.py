@@ -7,9 +7,10 @@ Pass one `Embedder` to both embedding stages so each query is encoded once.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from core.embeddings import Embedder
 from core.errors import UserError
 from core.llm.base import LLM
 from filters.base import kept_positions, set_scores
@@ -20,6 +21,9 @@ from filters.decontaminate import decontaminate as drop_contaminated
 from filters.near_dedup import DEFAULT_THRESHOLD as DEDUP_THRESHOLD
 from filters.near_dedup import near_dedup
 from filters.scoring import SCORERS, Scorer, make_scorer
+
+if TYPE_CHECKING:
+    from core.embeddings import Embedder
 
 _loaded_scorers: dict[tuple, Scorer] = {}  # model-backed scorers load once per process
 

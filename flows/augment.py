@@ -207,7 +207,7 @@ async def augment_gsm8k(
             )
             await progress.start()
             control = RunControl()
-            warm_up, embedder = _post_generation_warm_up(backend, filter_opts)
+            warm_up, embedders = _post_generation_warm_up(backend, filter_opts)
             warming = asyncio.create_task(warm_up.start_after_first(progress))
             if runner is None:  # every shard in this event loop, sharing one backend and one in-flight bound
                 # pairs in flight: enough to fill every URL's concurrency ceiling
@@ -243,6 +243,7 @@ async def augment_gsm8k(
             for s in rebuilt.get((record["problem_id"], record["augmenter"]), record["samples"])
         ]
         await asyncio.to_thread(warm_up.wait)
+        embedder = embedders[0] if embedders else None
         samples = await filter_samples(samples_frame(generated), problems, filter_opts, llm, embedder)
         write_parquet(samples, out_dir / "samples.parquet")
         if "ansaug" in augmenters:  # DART-Math's difficulty signal: the share of a problem's AnsAug samples right
@@ -282,20 +283,25 @@ async def augment_gsm8k(
     return {"out": str(out_dir), "funnel": stats["funnel"], "failures": len(failures), "kept": train.height}
 
 
-def _post_generation_warm_up(backend: str, opts: FilterOptions) -> tuple[WarmUp, object]:
-    """Against an openai server: `datasets` (the dataset write) and, when a filter embeds, the MiniLM model of the
-    Embedder that the filters then use, loaded while the server generates. In-process backends need the CPU
-    themselves: nothing is loaded beside them. Returns the warm-up and the Embedder (None: the filters make one)."""
+def _post_generation_warm_up(backend: str, opts: FilterOptions) -> tuple[WarmUp, list]:
+    """Against an openai server: `datasets` (the dataset write) and, when a filter embeds, an Embedder with its cache
+    and MiniLM model, loaded while the server generates. In-process backends need the CPU themselves: nothing is
+    loaded beside them. Returns the warm-up and a list that holds the Embedder once the warm-up made it (empty: the
+    filters make their own); numpy and the embedder's module load in the warm-up too, not before the first request."""
     if backend != "openai":
-        return WarmUp([]), None
+        return WarmUp([]), []
     loads = [import_module("datasets")]
-    embedder = None
+    made: list = []
     if uses_embeddings(opts):
-        from core.embeddings import Embedder
 
-        embedder = Embedder()
-        loads += [lambda: embedder.cache, lambda: embedder.model, import_module("faiss")]  # cache: from disk
-    return WarmUp(loads), embedder
+        def embedder() -> None:
+            from core.embeddings import Embedder
+
+            made.append(Embedder())
+            made[0].cache, made[0].model  # noqa: B018 - the cache read from disk, the model loaded
+
+        loads += [embedder, import_module("faiss")]
+    return WarmUp(loads), made
 
 
 def _plan_shards(
