@@ -60,13 +60,15 @@ def model_fingerprint(model: str) -> str:
 
 
 class EmbeddingCache:
-    """digest -> vector, persisted as .npy shards in one folder (one folder per model)."""
+    """digest -> vector, persisted as .npy shards in one folder (one folder per model).
+
+    Opening the cache reads every shard's keys (32 bytes a text) but maps its vectors from disk: a run reads only
+    the vectors it asks for, so a cache grown over many runs costs its keys in memory, not its whole size."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self._row: dict[bytes, int] = {}
-        self._vectors: list[np.ndarray] = []  # loaded shards, concatenated lazily
-        self._matrix: np.ndarray | None = None
+        self._row: dict[bytes, tuple[int, int]] = {}  # digest -> (shard, row in it)
+        self._vectors: list[np.ndarray] = []  # one per shard: memory-mapped when read from disk
         self._warned = False
         self._load()
 
@@ -79,18 +81,22 @@ class EmbeddingCache:
         return pairs
 
     def _load(self) -> None:
-        offset = 0
         for keys_path, vecs_path in self._shards():
             try:
-                keys, vecs = np.load(keys_path), np.load(vecs_path)
+                keys, vecs = np.load(keys_path), np.load(vecs_path, mmap_mode="r")
             except (OSError, ValueError):  # compacted away by another run meanwhile, or unreadable: embed again
                 continue
-            if keys.ndim != 2 or keys.shape[1] != 32 or len(keys) != len(vecs):
+            if keys.ndim != 2 or keys.shape[1] != 32 or vecs.ndim != 2 or len(keys) != len(vecs):
                 continue  # a torn or foreign shard: ignore it, its texts get embedded again
-            for i, key in enumerate(_digests_of(keys)):
-                self._row.setdefault(key, offset + i)
-            self._vectors.append(vecs.astype(np.float32, copy=False))
-            offset += len(keys)
+            if vecs.dtype != np.float32 or (self._vectors and vecs.shape[1] != self.dim):
+                continue
+            self._add_rows(_digests_of(keys), vecs)
+
+    def _add_rows(self, digests: Sequence[bytes], vectors: np.ndarray) -> None:
+        shard = len(self._vectors)
+        for i, key in enumerate(digests):
+            self._row.setdefault(key, (shard, i))
+        self._vectors.append(vectors)
 
     def __len__(self) -> int:
         return len(self._row)
@@ -102,14 +108,14 @@ class EmbeddingCache:
     def dim(self) -> int | None:
         return self._vectors[0].shape[1] if self._vectors else None
 
-    def _all(self) -> np.ndarray:
-        if self._matrix is None or len(self._matrix) != sum(len(v) for v in self._vectors):
-            self._matrix = np.concatenate(self._vectors) if self._vectors else np.zeros((0, 0), np.float32)
-        return self._matrix
-
     def get(self, digests: Sequence[bytes]) -> np.ndarray:
-        rows = np.fromiter((self._row[d] for d in digests), dtype=np.int64, count=len(digests))
-        return self._all()[rows]
+        """The vectors of `digests` (all in the cache), in their order, read shard by shard."""
+        where = np.array([self._row[d] for d in digests], dtype=np.int64).reshape(-1, 2)
+        out = np.empty((len(digests), self.dim or 0), dtype=np.float32)
+        for shard in np.unique(where[:, 0]):
+            mine = where[:, 0] == shard
+            out[mine] = self._vectors[shard][where[mine, 1]]  # reads only these rows of a mapped shard
+        return out
 
     def add(self, digests: Sequence[bytes], vectors: np.ndarray) -> list[Path]:
         """Persist new vectors as one shard (written to temporary names, then renamed into place)."""
@@ -128,10 +134,7 @@ class EmbeddingCache:
                 )
                 self._warned = True
             written = []
-        offset = sum(len(v) for v in self._vectors)
-        for i, key in enumerate(digests):
-            self._row.setdefault(key, offset + i)
-        self._vectors.append(vectors)
+        self._add_rows(digests, vectors)
         if len(self._vectors) > _MAX_SHARDS:
             self._compact()
         return written
@@ -154,7 +157,7 @@ class EmbeddingCache:
         old = self._shards()
         digests = list(self._row)
         vectors = self.get(digests)
-        self._row, self._vectors, self._matrix = {}, [], None
+        self._row, self._vectors = {}, []
         keep = set(self.add(digests, vectors))
         for pair in old:
             for path in pair:

@@ -125,3 +125,32 @@ def test_an_unreadable_shard_is_skipped(tmp_path):
     broken.write_bytes(b"not a numpy file")
     reloaded = EmbeddingCache(tmp_path)
     assert text_digest("a") in reloaded and text_digest("b") not in reloaded  # "b" gets embedded again
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cache_returns_each_digests_first_vector_across_shards_reopening_and_compaction(tmp_path, seed, monkeypatch):
+    """Seeded fuzz: shards of random digests (some ending in zero bytes) and vectors, each digest added once as
+    Embedder does, read back in random orders with repeats from the open cache and a reopened one (mapped from
+    disk), across compactions."""
+    import core.embeddings
+
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr(core.embeddings, "_MAX_SHARDS", int(rng.integers(3, 8)))
+    pool = [bytes(rng.integers(0, 256, 32, dtype=np.uint8)) for _ in range(60)]
+    pool += [bytes(rng.integers(0, 256, 28, dtype=np.uint8)) + bytes(4) for _ in range(10)]
+    dim = int(rng.integers(1, 9))
+    cache, first = EmbeddingCache(tmp_path), {}
+    for _ in range(int(rng.integers(2, 12))):
+        drawn = (pool[i] for i in rng.integers(0, len(pool), int(rng.integers(1, 15))))
+        keys = [key for key in dict.fromkeys(drawn) if key not in first]
+        vectors = rng.standard_normal((len(keys), dim)).astype(np.float32)
+        cache.add(keys, vectors)
+        first.update(zip(keys, vectors, strict=True))
+        if not first:
+            continue
+        for reader in (cache, EmbeddingCache(tmp_path)):
+            asked = [list(first)[i] for i in rng.integers(0, len(first), int(rng.integers(1, 40)))]
+            np.testing.assert_array_equal(reader.get(asked), np.stack([first[k] for k in asked]))
+            assert len(reader) == len(first)
+    reopened = EmbeddingCache(tmp_path)
+    assert all(isinstance(v, np.memmap) for v in reopened._vectors)  # read from disk row by row, not loaded whole
