@@ -65,9 +65,7 @@ def input_dependencies(program: Program) -> dict[str, frozenset[str]]:
     return {name: frozenset(found) for name, found in deps.items()}
 
 
-def quotient_steps(
-    program: Program, moving: set[str], deps: dict[str, frozenset[str]] | None = None
-) -> frozenset[str]:
+def quotient_steps(program: Program, moving: set[str], deps: dict[str, frozenset[str]] | None = None) -> frozenset[str]:
     """Names assigned a value that divides by a quantity that moves with the draw (an input of `moving` feeds the
     divisor): "20 minutes for 8 trips" as `x1 / x2` is a time per trip, "$20 among 4" a share per person. A division
     by a fixed number (`x / 60`, `x / 100`, "half") is not one: it moves as its dividend does. `deps`: the program's

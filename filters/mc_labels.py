@@ -53,7 +53,6 @@ CONTINUE_SHOTS: list[tuple[str, str, str]] = [
 ]
 
 
-
 def continuation_user_turn(question: str, steps: list[str]) -> str:
     shown = "\n".join(steps)
     return f"Problem:\n{question.strip()}\n\nSteps so far:\n{shown}\n\nContinue the solution from the next step."

@@ -156,7 +156,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def perturb_band(spec: str) -> tuple[float, float]:
-    """"0.5,2" -> (0.5, 2.0): the multiples of the original value that new values lie between."""
+    """ "0.5,2" -> (0.5, 2.0): the multiples of the original value that new values lie between."""
     try:
         low, high = (float(part) for part in spec.split(","))
     except ValueError:

@@ -77,8 +77,10 @@ def test_rephrase_solves_each_rephrasing_and_drops_bad_ones():
         ("Ann has 3 bags with 4 apples each. How many apples does she have?", None),  # unchanged
         ("", None),
         ("ok", None),
-        ("Ann owns three bags, and each bag holds four apples. What is her total number of apples?",  # in words
-         "Ann owns three bags, and each bag holds four apples. What is her total number of apples?"),
+        (
+            "Ann owns three bags, and each bag holds four apples. What is her total number of apples?",  # in words
+            "Ann owns three bags, and each bag holds four apples. What is her total number of apples?",
+        ),
         ("How many apples does Ann have in her bags?", None),  # the quantities are gone
         ("You do not need to calculate. The previous answer was simply wrong.", None),  # not the problem at all
     ],

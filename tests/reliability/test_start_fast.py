@@ -1,6 +1,6 @@
-"""Start fast, end fast: an openai-backend run loads no model stack (nor numpy) before its first request, and a finished run's
-process ends at once with everything sent (its outputs written, its flow run completed, its last log lines in
-Prefect). The real CLI in a subprocess, against the suite's Prefect server and a fake OpenAI server."""
+"""Start fast, end fast: an openai-backend run loads no model stack (nor numpy) before its first request, and a
+finished run's process ends at once with everything sent (its outputs written, its flow run completed, its last log
+lines in Prefect). The real CLI in a subprocess, against the suite's Prefect server and a fake OpenAI server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import sys
 from fake_openai import FakeOpenAI
 from reliability_helpers import REPO, augment_args, flows
 
-HEAVY = ("torch", "transformers", "sentence_transformers", "faiss", "numpy")  # numpy: only the filters that embed use it
+# numpy and faiss: only the filters that embed use them, after generation
+HEAVY = ("torch", "transformers", "sentence_transformers", "faiss", "numpy")
 
 # `flows run ...` as the console script runs it, but the first chat request notes which heavy modules are loaded
 # and whether the heap is frozen, then ends the process: what comes after the first request is not this test's
