@@ -173,10 +173,35 @@ def _is_there(path: Path) -> bool:
         return False
 
 
+# what `preload_problems` read, for the one `load_problems` call that asks for the same (a command line reads its
+# file before Prefect starts, so that a bad file is refused at once; the flow it starts then takes these rows)
+_preloaded: dict[tuple, pl.DataFrame] = {}
+
+
+def _file_state(spec: str) -> tuple | None:
+    """What tells a local file's content apart between two reads (None for the sample and Hub ids)."""
+    try:
+        st = Path(spec).stat()
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def preload_problems(spec: str = "sample", limit: int | None = None, split: str = "train") -> pl.DataFrame:
+    """`load_problems` now, keeping the frame for the next `load_problems` call with the same arguments while the
+    file is unchanged: that call takes it instead of reading the file again (once; later calls read)."""
+    _preloaded.clear()
+    problems = load_problems(spec, limit, split)
+    _preloaded[(spec, limit, split, _file_state(spec))] = problems
+    return problems
+
+
 def load_problems(spec: str = "sample", limit: int | None = None, split: str = "train") -> pl.DataFrame:
     """`spec`: "sample", a Hub id such as openai/gsm8k, or a path to a .jsonl/.parquet file in GSM8K form.
 
     With `limit`, only the first `limit` rows are read (a .jsonl file is streamed, not parsed whole)."""
+    if _preloaded and (kept := _preloaded.pop((spec, limit, split, _file_state(spec)), None)) is not None:
+        return kept
     if limit is not None and limit < 1:
         raise UserError("--limit must be a positive number of problems.")
     rows: Iterable[dict]

@@ -13,13 +13,14 @@ from augmenters.answer_aug import ANSAUG_MODES, check_mode
 from augmenters.base import AugmentConfig
 from augmenters.perturb import program_origins
 from augmenters.registry import AUGMENTERS, DEFAULT_AUGMENTERS, parse_augmenters
+from core.datasets import preload_problems
 from core.errors import UserError
 from core.funnel import format_funnel
 from core.llm import BACKENDS
 from core.llm.vllm_options import add_engine_arguments, engine_options
 from core.schemas import PRIMED_STYLES
 from flows.augment import FilterOptions, augment_gsm8k
-from flows.augment_shards import TASK_RUNNERS
+from flows.augment_shards import TASK_RUNNERS, check_task_runner
 from flows.command import FlowCommand
 from flows.options import (
     comma_list,
@@ -184,6 +185,10 @@ def run(args: argparse.Namespace) -> int:
     engine = engine_options(args)
     if args.backend == "vllm" and args.task_runner in ("dask", "ray"):
         raise UserError("--backend vllm runs one engine in the flow's process; use --task-runner loop or threads.")
+    check_task_runner(args.task_runner)
+    # the problems are read now, so a bad file is refused in one sentence before Prefect starts (its temporary
+    # server takes seconds); the flow takes the rows read here
+    preload_problems(args.problems, limit=args.limit, split=args.split)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     state = asyncio.run(
         augment_gsm8k(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import importlib.util
 import logging
 import threading
 from pathlib import Path
@@ -237,6 +238,20 @@ async def augment_shard_on_worker(
     return {**result, "usage": dataclasses.asdict(llm.usage)}
 
 
+# the optional task runners: the package each needs, and the sentence when it is missing
+_OPTIONAL_RUNNERS = {
+    "dask": ("prefect_dask", "--task-runner dask needs prefect-dask: install it with `pip install 'mathaug[scale]'`."),
+    "ray": ("prefect_ray", "--task-runner ray needs prefect-ray: install it with `pip install prefect-ray`."),
+}
+
+
+def check_task_runner(name: str) -> None:
+    """Refuse a task runner whose package is not installed, without importing it (a command line checks this
+    before Prefect starts)."""
+    if name in _OPTIONAL_RUNNERS and importlib.util.find_spec(_OPTIONAL_RUNNERS[name][0]) is None:
+        raise UserError(_OPTIONAL_RUNNERS[name][1])
+
+
 def make_task_runner(name: str, workers: int | None = None, address: str | None = None):
     """The Prefect task runner named by --task-runner (None for `loop`); Dask and Ray only when installed."""
     if name == "loop":
@@ -251,9 +266,7 @@ def make_task_runner(name: str, workers: int | None = None, address: str | None 
         try:
             from prefect_dask import DaskTaskRunner
         except ImportError:
-            raise UserError(
-                "--task-runner dask needs prefect-dask: install it with `pip install 'mathaug[scale]'`."
-            ) from None
+            raise UserError(_OPTIONAL_RUNNERS["dask"][1]) from None
         if address:
             return DaskTaskRunner(address=address)
         logging.getLogger("distributed").setLevel(logging.WARNING)  # a local cluster's start/stop chatter
@@ -262,7 +275,7 @@ def make_task_runner(name: str, workers: int | None = None, address: str | None 
         try:
             from prefect_ray import RayTaskRunner
         except ImportError:
-            raise UserError("--task-runner ray needs prefect-ray: install it with `pip install prefect-ray`.") from None
+            raise UserError(_OPTIONAL_RUNNERS["ray"][1]) from None
         init_kwargs = {"num_cpus": workers} if workers and not address else None
         return RayTaskRunner(address=address, init_kwargs=init_kwargs)
     raise UserError(f"Unknown task runner {name!r}; choose one of {', '.join(TASK_RUNNERS)}.")

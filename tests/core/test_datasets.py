@@ -5,7 +5,7 @@ import json
 import polars as pl
 import pytest
 
-from core.datasets import load_problems, problem_id
+from core.datasets import load_problems, preload_problems, problem_id
 from core.errors import UserError
 from core.schemas import PROBLEM_SCHEMA
 
@@ -32,6 +32,34 @@ def test_jsonl_and_parquet_files(tmp_path):
         df = load_problems(str(path))
         assert df["answer"].to_list() == ["4", "1.5"]
         assert df["source"].to_list() == ["p", "p"]
+
+
+def _rows(*answers: int) -> str:
+    return "".join(json.dumps({"question": f"What is {a} + 0?", "answer": f"#### {a}"}) + "\n" for a in answers)
+
+
+def test_a_preloaded_file_is_read_once_while_it_is_unchanged(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text(_rows(1, 2, 3))
+    first = preload_problems(str(path), limit=2)
+    assert first["answer"].to_list() == ["1", "2"]
+    assert load_problems(str(path), limit=2) is first  # the flow takes what the command line read
+    again = load_problems(str(path), limit=2)  # once only: a later call reads the file
+    assert again is not first and again.equals(first)
+
+    preload_problems(str(path), limit=2)
+    assert load_problems(str(path), limit=3)["answer"].to_list() == ["1", "2", "3"]  # other arguments: read
+
+    preload_problems(str(path))
+    path.write_text(_rows(7, 8))  # changed between the two calls: read again
+    assert load_problems(str(path))["answer"].to_list() == ["7", "8"]
+
+
+def test_a_bad_file_is_refused_by_the_preload(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text(_rows(1) + "{not json\n")
+    with pytest.raises(UserError, match="Line 2 of .* is not valid JSON"):
+        preload_problems(str(path))
 
 
 def test_duplicate_questions_are_loaded_once(tmp_path):

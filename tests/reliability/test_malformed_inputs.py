@@ -115,6 +115,8 @@ def _assert_one_sentence(result, words):
     [line] = error_lines(result)
     for word in words:
         assert word.lower() in line.lower(), line
+    # refused before Prefect starts: no flow run, no log line beside the sentence
+    assert result.stderr.strip().splitlines() == [line]
 
 
 @pytest.mark.parametrize("name", list(CASES))
