@@ -232,6 +232,10 @@ def _run(args: argparse.Namespace) -> int:
     from sft.evaluate import SamplingSettings
 
     SamplingSettings(k=options.k, samples=options.samples)  # reject bad --k / --samples before starting Prefect
+    if options.accuracy:
+        from tasks.registry import preload_source
+
+        preload_source(options.problems, limit=options.limit, split="test")
     result = run_flow(evaluate_flow, options)
     figures = [f"{key} {result[key]:.3f}" for key in result if key == "accuracy" or key.startswith(("pass@", "best@"))]
     figures += [f"{c['checkpoint']} accuracy {c['accuracy']:.3f}" for c in result.get("checkpoints", [])]

@@ -275,6 +275,9 @@ def _run(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         seed=args.seed,
     )
+    from tasks.registry import preload_source
+
+    preload_source(options.problems, limit=options.limit, split="train")
     summary = run_flow(mine_failures_flow, options)
     print(
         f"mine-failures: {summary['failed_problems']} of {summary['problems']} problems failed "

@@ -203,6 +203,9 @@ def _run_sft(args: argparse.Namespace) -> int:
         packing=args.packing,
         system_prompt=args.system_prompt or None,
     )
+    from sft.data import read_kept
+
+    read_kept(args.run)  # a bad file or folder: one sentence before Prefect starts
     metrics = run_flow(sft_flow, options)
     print(
         f"sft: {metrics['global_step']} steps, train loss {metrics['train'].get('train_loss', float('nan')):.4f}; "
@@ -323,6 +326,14 @@ def _run_grpo(args: argparse.Namespace) -> int:
 
     check_vllm(args.vllm, args.vllm_server_url)  # before Prefect starts: one clear sentence, no flow run
     check_gpus(args.gpus)
+    if args.method != "r3":  # the problems, read now for the same reason (a task's are made by the flow)
+        from sft.data import kept_as_problems
+        from tasks.registry import preload_source
+
+        if args.run:
+            kept_as_problems(args.run, limit=args.limit)
+        else:
+            preload_source(args.problems, limit=args.limit, split="train")
     options = GrpoOptions(
         **_common(args),
         problems=args.problems,

@@ -34,6 +34,15 @@ def split_task_name(problems: str) -> tuple[str, str | None] | None:
     return name, (level or None)
 
 
+def preload_source(problems: str, limit: int | None, split: str) -> None:
+    """Read a GSM8K source now (`core.datasets.preload_problems`), so that a command line refuses a bad file in one
+    sentence before Prefect starts and its flow takes the rows read here; a task's problems are made by the flow."""
+    if split_task_name(problems) is None:
+        from core.datasets import preload_problems
+
+        preload_problems(problems, limit=limit, split=split)
+
+
 def load_task(name: str) -> ModuleType:
     return importlib.import_module(TASKS[name])
 

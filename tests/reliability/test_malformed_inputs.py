@@ -133,3 +133,28 @@ def test_non_numeric_or_mistyped_answers_end_in_one_sentence(name, outcomes):
 def test_issue_17_files_and_options_end_in_one_sentence(name, outcomes):
     _assert_one_sentence(outcomes[name], ISSUE_17_CASES[name][3])
     assert "SECRETKEY" not in outcomes[name].stdout + outcomes[name].stderr
+
+
+# every other command that reads problems or a run's rows reads them before Prefect starts, too
+OTHER_COMMANDS = {
+    "evaluate --problems": ["evaluate", "--backend", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
+                            "--problems", "{bad}", "--out", "{out}"],
+    "mine-failures --problems": ["mine-failures", "--backend", "openai", "--model", "m", "--base-url",
+                                 "http://127.0.0.1:9/v1", "--problems", "{bad}", "--out", "{out}"],
+    "grpo --problems": ["grpo", "--problems", "{bad}", "--out", "{out}"],
+    "grpo --run": ["grpo", "--run", "{bad}", "--out", "{out}"],
+    "sft --run": ["sft", "--run", "{bad}", "--out", "{out}"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(OTHER_COMMANDS))
+def test_other_commands_refuse_a_bad_file_before_prefect_starts(name, prefect_server, tmp_path):
+    bad = tmp_path / "d.jsonl"
+    bad.write_text(GOOD + '\n{"question": "Half a line\n')
+    args = [a.format(bad=bad, out=tmp_path / "out") for a in OTHER_COMMANDS[name]]
+    result = flows(prefect_server, "run", *args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    [line] = result.stderr.strip().splitlines()  # no flow run: only the sentence
+    assert line.startswith("error:") and str(bad) in line
+    assert not (tmp_path / "out").exists()
