@@ -370,6 +370,11 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
     )
     load_state(options)  # a changed setting on an existing --out ends in one sentence before Prefect starts
+    from tasks.registry import preload_source
+
+    # both sources are read now: a bad training file would otherwise be found after round 0's evaluation
+    preload_source(options.dataset, limit=options.limit, split="train")
+    preload_source(options.eval_problems, limit=options.eval_limit, split="test")
     result = run_flow(self_train_flow, options)
     print(result["table"], end="")
     print(f"self-train: state in {Path(args.out) / STATE_FILE}, table in {Path(args.out) / TABLE_FILE}")

@@ -144,6 +144,9 @@ OTHER_COMMANDS = {
     "grpo --problems": ["grpo", "--problems", "{bad}", "--out", "{out}"],
     "grpo --run": ["grpo", "--run", "{bad}", "--out", "{out}"],
     "sft --run": ["sft", "--run", "{bad}", "--out", "{out}"],
+    # found after round 0's evaluation before (10 minutes of SmolLM2 on this machine)
+    "self-train --problems": ["self-train", "--problems", "{bad}", "--out", "{out}"],
+    "self-train --eval-problems": ["self-train", "--eval-problems", "{bad}", "--out", "{out}"],
 }  # fmt: skip
 
 
